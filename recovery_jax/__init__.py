@@ -1,0 +1,1 @@
+"""recovery-jax: the wav2vec2 emotion-information recovery study in JAX/Flax."""
