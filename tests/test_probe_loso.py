@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+
+from recovery_jax.probe import make_search, probe_layers, probe_loso, uar, war
+from recovery_jax.probe import metrics
+
+SESSIONS = ("s1", "s2", "s3", "s4")
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    x, y = make_classification(n_samples=200, n_features=12, n_informative=6, n_classes=4,
+                               n_clusters_per_class=1, class_sep=1.5, random_state=0)
+    sessions = np.array([SESSIONS[i % 4] for i in range(len(y))])
+    return x, y, sessions
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_metrics_match_sklearn():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 3, 50)  # class 3 never occurs in y_true but is predicted
+    y_pred = rng.integers(0, 4, 50)
+    assert uar(y_true, y_pred, 4) == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+    assert war(y_true, y_pred) == pytest.approx(accuracy_score(y_true, y_pred))
+    np.testing.assert_array_equal(metrics.confusion(y_true, y_pred, 4),
+                                  confusion_matrix(y_true, y_pred, labels=range(4)))
+
+
+def test_probe_scores_equal_sklearn_per_fold(corpus):
+    x, y, sessions = corpus
+    result = probe_loso(x, y, sessions)
+    assert [f.test_session for f in result.folds] == list(SESSIONS)
+    assert (result.predictions >= 0).all()
+    for fold in result.folds:
+        test = sessions == fold.test_session
+        assert fold.uar == pytest.approx(balanced_accuracy_score(y[test], result.predictions[test]))
+        assert fold.war == pytest.approx(accuracy_score(y[test], result.predictions[test]))
+        assert set(fold.best_params) == {"svc__C", "svc__kernel"}
+    assert result.uar == pytest.approx(np.mean([f.uar for f in result.folds]))
+    assert 0.6 < result.uar < 1.0  # chance is 0.25
+    assert result.confusion.sum() == len(y)
+
+
+class _Recorder:
+    """Search factory that keeps every estimator it makes, to inspect what each fold was fitted on."""
+
+    def __init__(self):
+        self.made = []
+
+    def __call__(self):
+        self.made.append(make_search({"svc__kernel": ["linear"], "svc__C": [0.1]}))
+        return self.made[-1]
+
+
+def test_no_test_session_reaches_training(corpus):
+    x, y, sessions = corpus
+    seen = []
+
+    def fold_features(session, train):
+        seen.append((session, train))
+        return x + 1e3 * (sessions == session)[:, None]  # test rows far off: any leak shifts the scaler
+
+    recorder = _Recorder()
+    probe_loso(fold_features, y, sessions, search=recorder)
+    for (session, train), search in zip(seen, recorder.made):
+        np.testing.assert_array_equal(train, np.flatnonzero(sessions != session))
+        scaler = search.best_estimator_["scaler"]
+        assert scaler.n_samples_seen_ == len(train)
+        np.testing.assert_allclose(scaler.mean_, x[train].mean(axis=0))
+
+
+def test_per_fold_mapping_uses_each_folds_network(corpus):
+    x, y, sessions = corpus
+    per_fold = {s: x + i for i, s in enumerate(SESSIONS)}
+    recorder = _Recorder()
+    probe_loso(per_fold, y, sessions, search=recorder)
+    for session, search in zip(SESSIONS, recorder.made):
+        train = sessions != session
+        np.testing.assert_allclose(search.best_estimator_["scaler"].mean_, per_fold[session][train].mean(axis=0))
+
+
+def test_bad_inputs_name_the_culprit(corpus):
+    x, y, sessions = corpus
+    with pytest.raises(ValueError, match=r"PT embeddings: expected an \(utterances=200"):
+        probe_loso(x[:-1], y, sessions, name="PT embeddings")
+    with pytest.raises(ValueError, match=r"SER.*missing \['s4'\]"):
+        probe_loso({s: x for s in SESSIONS[:3]}, y, sessions, name="SER")
+    with pytest.raises(ValueError, match=r"BoAW for test session 's1'"):
+        probe_loso(lambda session, train: x[train], y, sessions, name="BoAW")
+    with pytest.raises(ValueError, match="same utterances"):
+        probe_loso(x, y, sessions[:-1])
+
+
+def test_layerwise_finds_the_informative_layer(corpus):
+    x, y, sessions = corpus
+    noise = np.random.default_rng(0).normal(size=x.shape)
+    hidden = np.stack([noise, x], axis=1)
+    per_layer = probe_layers(hidden, y, sessions)
+    assert [r.uar for r in per_layer][1] > per_layer[0].uar + 0.3
+    with pytest.raises(ValueError, match="layers"):
+        probe_layers(x, y, sessions)
