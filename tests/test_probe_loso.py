@@ -73,11 +73,13 @@ def test_no_test_session_reaches_training(corpus):
 
 def test_per_fold_mapping_uses_each_folds_network(corpus):
     x, y, sessions = corpus
-    per_fold = {s: x + i for i, s in enumerate(SESSIONS)}
+    int_sessions = np.array([SESSIONS.index(s) + 1 for s in sessions])  # the corpus numbers its sessions
+    per_fold = {k: x + k for k in (1, 2, 3, 4)}
     recorder = _Recorder()
-    probe_loso(per_fold, y, sessions, search=recorder)
-    for session, search in zip(SESSIONS, recorder.made):
-        train = sessions != session
+    result = probe_loso(per_fold, y, int_sessions, search=recorder)
+    assert [f.test_session for f in result.folds] == [1, 2, 3, 4]
+    for session, search in zip((1, 2, 3, 4), recorder.made):
+        train = int_sessions != session
         np.testing.assert_allclose(search.best_estimator_["scaler"].mean_, per_fold[session][train].mean(axis=0))
 
 

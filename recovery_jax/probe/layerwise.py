@@ -8,10 +8,10 @@ import numpy as np
 
 from recovery_jax.probe.loso import ProbeResult, probe_loso
 
-LayerFeatures = np.ndarray | Mapping[str, np.ndarray]
+LayerFeatures = np.ndarray | Mapping[Any, np.ndarray]
 
 
-def probe_layers(hidden: LayerFeatures, labels: Sequence[int], sessions: Sequence[str],
+def probe_layers(hidden: LayerFeatures, labels: Sequence[int], sessions: Sequence[Any],
                  **probe_kwargs: Any) -> list[ProbeResult]:
     """Probe each layer of (N, layers, H) pooled states, or of a mapping test_session -> such an array.
 

@@ -19,13 +19,14 @@ from sklearn.base import BaseEstimator
 from recovery_jax.probe.metrics import confusion, uar, war
 from recovery_jax.probe.svm import make_search
 
-FoldFeatures = Callable[[str, np.ndarray], np.ndarray]
-FeatureSource = np.ndarray | Mapping[str, np.ndarray] | FoldFeatures
+Session = int | str
+FoldFeatures = Callable[[Session, np.ndarray], np.ndarray]
+FeatureSource = np.ndarray | Mapping[Session, np.ndarray] | FoldFeatures
 
 
 @dataclasses.dataclass(frozen=True)
 class FoldResult:
-    test_session: str
+    test_session: Session
     uar: float
     war: float
     confusion: np.ndarray
@@ -64,7 +65,7 @@ class ProbeResult:
         }
 
 
-def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequence[str], *,
+def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequence[Session], *,
                num_classes: int = 4, search: Callable[[], BaseEstimator] = make_search,
                utt_ids: Sequence[str] | None = None, name: str = "features") -> ProbeResult:
     """Leave-one-session-out classification of `features`; `name` labels them in error messages.
@@ -72,12 +73,12 @@ def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequenc
     `search()` makes a fresh unfitted estimator per fold (default: the linear-SVM grid search); pass e.g.
     `lambda: make_search(HANDCRAFTED_GRID)` for handcrafted features.
     """
-    labels, sessions = np.asarray(labels), np.asarray(sessions).astype(str)
+    labels, sessions = np.asarray(labels), np.asarray(sessions)
     n = len(labels)
     if len(sessions) != n or (utt_ids is not None and len(utt_ids) != n):
         raise ValueError(f"labels ({n}), sessions ({len(sessions)}) and utt_ids "
                          f"({None if utt_ids is None else len(utt_ids)}) must describe the same utterances")
-    test_sessions = [str(s) for s in np.unique(sessions)]
+    test_sessions = np.unique(sessions).tolist()  # Python ints or strs, to match mapping keys
     if isinstance(features, Mapping):
         _check_sessions(features, test_sessions, name)
 
@@ -98,7 +99,7 @@ def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequenc
                        None if utt_ids is None else tuple(utt_ids))
 
 
-def _check_sessions(features: Mapping[str, np.ndarray], sessions: list[str], name: str) -> None:
+def _check_sessions(features: Mapping[Session, np.ndarray], sessions: list[Session], name: str) -> None:
     missing = sorted(set(sessions) - set(features))
     extra = sorted(set(features) - set(sessions))
     if missing or extra:
@@ -106,7 +107,7 @@ def _check_sessions(features: Mapping[str, np.ndarray], sessions: list[str], nam
                          f"{missing}, unknown {extra} (sessions in the utterance list: {sessions})")
 
 
-def _fold_matrix(features: FeatureSource, session: str, train: np.ndarray, n: int, name: str) -> np.ndarray:
+def _fold_matrix(features: FeatureSource, session: Session, train: np.ndarray, n: int, name: str) -> np.ndarray:
     if isinstance(features, Mapping):
         x, where = features[session], f"{name}[{session!r}]"
     elif callable(features):
