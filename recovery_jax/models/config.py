@@ -15,12 +15,15 @@ _ARCH_FIELDS = (
     "conv_stride", "conv_kernel", "conv_bias", "num_conv_pos_embeddings",
     "num_conv_pos_embedding_groups", "do_stable_layer_norm", "feat_proj_layer_norm",
     "hidden_dropout", "activation_dropout", "attention_dropout", "feat_proj_dropout",
-    "final_dropout", "layerdrop", "mask_time_prob", "mask_time_length", "mask_time_min_masks",
+    "final_dropout", "layerdrop", "mask_time_prob", "mask_feature_prob", "mask_time_length", "mask_time_min_masks",
     "vocab_size", "pad_token_id", "classifier_proj_size", "num_labels",
     "num_codevectors_per_group", "num_codevector_groups", "codevector_dim", "proj_codevector_dim",
     "contrastive_logits_temperature", "num_negatives", "diversity_loss_weight",
     "feat_quantizer_dropout",
 )
+
+# HF options that change the architecture in ways this package does not reproduce.
+_UNSUPPORTED = ("add_adapter", "use_weighted_layer_sum", "conv_pos_batch_norm", "adapter_attn_dim")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Wav2Vec2Config:
     final_dropout: float = 0.1
     layerdrop: float = 0.0
     mask_time_prob: float = 0.05
+    mask_feature_prob: float = 0.0
     mask_time_length: int = 10
     mask_time_min_masks: int = 2
     vocab_size: int = 32
@@ -83,7 +87,12 @@ class Wav2Vec2Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Wav2Vec2Config":
+        unsupported = [k for k in _UNSUPPORTED if d.get(k)]
+        if unsupported:
+            raise ValueError(f"config sets {unsupported}, which recovery-jax does not implement")
         kwargs = {k: d[k] for k in _ARCH_FIELDS if k in d and d[k] is not None}
+        if "id2label" in d and "num_labels" not in d:
+            kwargs["num_labels"] = len(d["id2label"])
         for k in ("conv_dim", "conv_stride", "conv_kernel"):
             if k in kwargs:
                 kwargs[k] = tuple(int(v) for v in kwargs[k])

@@ -1,0 +1,298 @@
+"""wav2vec2 / HuBERT backbone in Flax linen, numerically equal to HF `transformers` (PyTorch).
+
+Submodule and parameter names mirror the HF state dict (`encoder.layers.3.attention.q_proj.weight` is
+`encoder/layers_3/attention/q_proj/kernel` here) so that checkpoint I/O is a renaming plus transposes.
+Both variants are covered: "group" (wav2vec2-base: GroupNorm on the first conv, post-LN encoder) and
+"layer" (large-lv60: LayerNorm convs, `do_stable_layer_norm` pre-LN encoder with final LN).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from recovery_jax.models.config import Wav2Vec2Config, feature_lengths
+
+# torch.nn.LayerNorm / GroupNorm default, used by the conv stack whatever config.layer_norm_eps says.
+TORCH_NORM_EPS = 1e-5
+
+_ACTIVATIONS = {
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "gelu_new": lambda x: jax.nn.gelu(x, approximate=True),
+    "gelu_pytorch_tanh": lambda x: jax.nn.gelu(x, approximate=True),
+    "relu": jax.nn.relu,
+    "swish": jax.nn.silu,
+    "silu": jax.nn.silu,
+}
+
+
+def activation(name: str):
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unsupported activation {name!r}; expected one of {sorted(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]
+
+
+@struct.dataclass
+class Wav2Vec2Output:
+    last_hidden_state: jax.Array  # (B, T, H)
+    extract_features: jax.Array  # (B, T, C) conv features after the projection's LayerNorm
+    frame_mask: jax.Array  # (B, T) bool, valid frames
+    hidden_states: Optional[jax.Array] = None  # (B, L + 1, T, H): encoder input, then each layer's output
+    attentions: Optional[jax.Array] = None  # (B, L, heads, T, T)
+
+
+def _torch_dense(features: int, name: str, use_bias: bool = True) -> nn.Dense:
+    # HF initialises Linear weights N(0, 0.02) (config.initializer_range) with zero bias.
+    return nn.Dense(features, use_bias=use_bias, name=name,
+                    kernel_init=nn.initializers.normal(0.02), bias_init=nn.initializers.zeros)
+
+
+class ConvLayer(nn.Module):
+    """One conv block of the feature encoder: conv, optional norm, activation."""
+
+    config: Wav2Vec2Config
+    layer_id: int
+    norm: Optional[str]  # None, "group" or "layer"
+    groupnorm_over_padding: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array, valid: Optional[jax.Array]) -> jax.Array:
+        cfg = self.config
+        kernel, stride = cfg.conv_kernel[self.layer_id], cfg.conv_stride[self.layer_id]
+        x = nn.Conv(cfg.conv_dim[self.layer_id], (kernel,), strides=(stride,), padding="VALID",
+                    use_bias=cfg.conv_bias, name="conv",
+                    kernel_init=nn.initializers.he_normal())(x)
+        if self.norm == "layer":
+            x = nn.LayerNorm(epsilon=TORCH_NORM_EPS, name="layer_norm")(x)
+        elif self.norm == "group":
+            x = MaskedGroupNorm(self.groupnorm_over_padding, name="layer_norm")(x, valid)
+        return activation(cfg.feat_extract_activation)(x)
+
+
+class MaskedGroupNorm(nn.Module):
+    """GroupNorm with one group per channel: statistics over time.
+
+    HF takes them over padding too, which makes a padded batch differ from single utterances; by
+    default we use valid frames only.
+    """
+
+    over_padding: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array, valid: Optional[jax.Array]) -> jax.Array:
+        channels = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (channels,))
+        bias = self.param("bias", nn.initializers.zeros, (channels,))
+        if valid is None or self.over_padding:
+            mean = x.mean(axis=1, keepdims=True)
+            var = jnp.square(x - mean).mean(axis=1, keepdims=True)
+        else:
+            weight = valid[:, :, None].astype(x.dtype)
+            count = jnp.maximum(weight.sum(axis=1, keepdims=True), 1.0)
+            mean = (x * weight).sum(axis=1, keepdims=True) / count
+            var = (jnp.square(x - mean) * weight).sum(axis=1, keepdims=True) / count
+        return (x - mean) * jax.lax.rsqrt(var + TORCH_NORM_EPS) * scale + bias
+
+
+class FeatureEncoder(nn.Module):
+    config: Wav2Vec2Config
+    groupnorm_over_padding: bool = False
+
+    @nn.compact
+    def __call__(self, audio: jax.Array, sample_lengths: Optional[jax.Array]) -> jax.Array:
+        cfg = self.config
+        x = audio[:, :, None]
+        for i in range(len(cfg.conv_dim)):
+            norm = cfg.feat_extract_norm if (cfg.feat_extract_norm == "layer" or i == 0) else None
+            valid = None
+            if norm == "group" and sample_lengths is not None:
+                first_frames = (sample_lengths - cfg.conv_kernel[0]) // cfg.conv_stride[0] + 1
+                num_first = (audio.shape[1] - cfg.conv_kernel[0]) // cfg.conv_stride[0] + 1
+                valid = jnp.arange(num_first)[None, :] < first_frames[:, None]
+            x = ConvLayer(cfg, i, norm, self.groupnorm_over_padding, name=f"conv_layers_{i}")(x, valid)
+        return x
+
+
+class FeatureProjection(nn.Module):
+    config: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, features: jax.Array, deterministic: bool) -> tuple[jax.Array, jax.Array]:
+        cfg = self.config
+        if cfg.feat_proj_layer_norm:
+            features = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm")(features)
+        hidden = _torch_dense(cfg.hidden_size, "projection")(features)
+        hidden = nn.Dropout(cfg.feat_proj_dropout)(hidden, deterministic=deterministic)
+        return hidden, features
+
+
+class WeightNormConv(nn.Module):
+    """Grouped "same" conv with torch `weight_norm(dim=2)`: weight = g * v / ||v||, per kernel tap."""
+
+    features: int
+    kernel_size: int
+    groups: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.kernel_size
+        std = 2.0 * (1.0 / (k * self.features)) ** 0.5
+        weight_v = self.param("weight_v", nn.initializers.normal(std),
+                              (k, x.shape[-1] // self.groups, self.features))
+        weight_g = self.param("weight_g", lambda key, shape: jnp.sqrt(
+            jnp.square(weight_v).sum(axis=(1, 2))), (k,))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        norm = jnp.sqrt(jnp.square(weight_v).sum(axis=(1, 2), keepdims=True))
+        kernel = weight_g[:, None, None] * weight_v / norm
+        y = jax.lax.conv_general_dilated(
+            x, kernel, window_strides=(1,), padding=[(k // 2, k // 2)],
+            dimension_numbers=("NWC", "WIO", "NWC"), feature_group_count=self.groups)
+        return y + bias
+
+
+class PositionalConvEmbedding(nn.Module):
+    config: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.config
+        k = cfg.num_conv_pos_embeddings
+        y = WeightNormConv(cfg.hidden_size, k, cfg.num_conv_pos_embedding_groups, name="conv")(x)
+        if k % 2 == 0:  # HF SamePad: an even kernel yields one frame too many
+            y = y[:, :-1]
+        return activation(cfg.feat_extract_activation)(y)
+
+
+class Attention(nn.Module):
+    config: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x: jax.Array, key_mask: Optional[jax.Array], deterministic: bool
+                 ) -> tuple[jax.Array, jax.Array]:
+        cfg = self.config
+        b, t, _ = x.shape
+        heads, head_dim = cfg.num_attention_heads, cfg.head_dim
+
+        def split(y):
+            return y.reshape(b, t, heads, head_dim)
+
+        q = split(_torch_dense(cfg.hidden_size, "q_proj")(x))
+        k = split(_torch_dense(cfg.hidden_size, "k_proj")(x))
+        v = split(_torch_dense(cfg.hidden_size, "v_proj")(x))
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * head_dim ** -0.5
+        if key_mask is not None:
+            scores = jnp.where(key_mask[:, None, None, :], scores, jnp.finfo(scores.dtype).min)
+        probs = jax.nn.softmax(scores, axis=-1)
+        dropped = nn.Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
+        out = jnp.einsum("bhqk,bkhd->bqhd", dropped, v).reshape(b, t, cfg.hidden_size)
+        return _torch_dense(cfg.hidden_size, "out_proj")(out), probs
+
+
+class FeedForward(nn.Module):
+    config: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x: jax.Array, deterministic: bool) -> jax.Array:
+        cfg = self.config
+        x = _torch_dense(cfg.intermediate_size, "intermediate_dense")(x)
+        x = activation(cfg.hidden_act)(x)
+        x = nn.Dropout(cfg.activation_dropout)(x, deterministic=deterministic)
+        x = _torch_dense(cfg.hidden_size, "output_dense")(x)
+        return nn.Dropout(cfg.hidden_dropout)(x, deterministic=deterministic)
+
+
+class EncoderLayer(nn.Module):
+    config: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x: jax.Array, key_mask: Optional[jax.Array], deterministic: bool
+                 ) -> tuple[jax.Array, jax.Array]:
+        cfg = self.config
+        attention = Attention(cfg, name="attention")
+        layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm")
+        final_layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="final_layer_norm")
+        feed_forward = FeedForward(cfg, name="feed_forward")
+        dropout = nn.Dropout(cfg.hidden_dropout)
+        if cfg.do_stable_layer_norm:
+            attended, probs = attention(layer_norm(x), key_mask, deterministic)
+            x = x + dropout(attended, deterministic=deterministic)
+            x = x + feed_forward(final_layer_norm(x), deterministic)
+        else:
+            attended, probs = attention(x, key_mask, deterministic)
+            x = layer_norm(x + dropout(attended, deterministic=deterministic))
+            x = final_layer_norm(x + feed_forward(x, deterministic))
+        return x, probs
+
+
+class Encoder(nn.Module):
+    config: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x: jax.Array, frame_mask: Optional[jax.Array], deterministic: bool
+                 ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        cfg = self.config
+        if frame_mask is not None:
+            x = jnp.where(frame_mask[:, :, None], x, 0.0)
+        x = x + PositionalConvEmbedding(cfg, name="pos_conv_embed")(x)
+        layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm")
+        if not cfg.do_stable_layer_norm:
+            x = layer_norm(x)
+        x = nn.Dropout(cfg.hidden_dropout)(x, deterministic=deterministic)
+        hidden_states, attentions = [x], []
+        for i in range(cfg.num_hidden_layers):
+            x, probs = EncoderLayer(cfg, name=f"layers_{i}")(x, frame_mask, deterministic)
+            hidden_states.append(x)
+            attentions.append(probs)
+        if cfg.do_stable_layer_norm:
+            x = layer_norm(x)
+        return x, jnp.stack(hidden_states, axis=1), jnp.stack(attentions, axis=1)
+
+
+class Wav2Vec2Model(nn.Module):
+    """The backbone. `groupnorm_over_padding=True` reproduces HF's padded-batch GroupNorm exactly."""
+
+    config: Wav2Vec2Config
+    groupnorm_over_padding: bool = False
+
+    def setup(self):
+        cfg = self.config
+        self.feature_extractor = FeatureEncoder(cfg, self.groupnorm_over_padding)
+        self.feature_projection = FeatureProjection(cfg)
+        self.encoder = Encoder(cfg)
+        self.masked_spec_embed = self.param("masked_spec_embed", nn.initializers.uniform(1.0),
+                                            (cfg.hidden_size,))
+
+    def extract_conv_features(self, audio: jax.Array, sample_lengths: Optional[jax.Array] = None
+                              ) -> jax.Array:
+        """(B, T, C) output of the conv stack, before the projection."""
+        return self.feature_extractor(audio, sample_lengths)
+
+    def __call__(self, audio: jax.Array, sample_lengths: Optional[jax.Array] = None, *,
+                 mask_time_indices: Optional[jax.Array] = None, output_hidden_states: bool = False,
+                 output_attentions: bool = False, deterministic: bool = True,
+                 conv_features: Optional[jax.Array] = None) -> Wav2Vec2Output:
+        """audio (B, samples) float32; sample_lengths (B,) or None for "all samples valid, no mask".
+
+        `conv_features` skips the conv stack (the frozen encoder's output, computed once upstream).
+        """
+        if conv_features is None:
+            conv_features = self.extract_conv_features(audio, sample_lengths)
+        num_frames = conv_features.shape[1]
+        frame_mask = None
+        if sample_lengths is not None:
+            frames = feature_lengths(self.config, sample_lengths)
+            frame_mask = jnp.arange(num_frames)[None, :] < frames[:, None]
+        hidden, extract_features = self.feature_projection(conv_features, deterministic)
+        if mask_time_indices is not None:
+            hidden = jnp.where(mask_time_indices[:, :, None], self.masked_spec_embed, hidden)
+        last, hidden_states, attentions = self.encoder(hidden, frame_mask, deterministic)
+        if frame_mask is None:
+            frame_mask = jnp.ones(last.shape[:2], bool)
+        return Wav2Vec2Output(
+            last_hidden_state=last, extract_features=extract_features, frame_mask=frame_mask,
+            hidden_states=hidden_states if output_hidden_states else None,
+            attentions=attentions if output_attentions else None)
