@@ -1,0 +1,117 @@
+"""Several wav2vec2 systems run side by side on one batch, their outputs reduced on the device.
+
+The systems' backbone params are stacked on a leading axis and the forward is `vmap`ped over it inside
+one jit, so the (S, B, L, H, T, T) attention maps and (S, B, L+1, T, D) hidden states live only inside
+XLA: what comes back per batch is an (L, H) distance sum per compared pair, or CKA running sums.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from recovery_jax.analysis.attention import attention_distance_sums
+from recovery_jax.analysis.batches import Batch
+from recovery_jax.analysis.cka import CKAState, cka_init, cka_result, cka_update, mean_pool
+from recovery_jax.models import Wav2Vec2Config, Wav2Vec2Model
+
+Params = Any
+Pair = tuple[int, int]
+
+
+def stack_params(*params: Params) -> Params:
+    """Backbone params of S systems -> one pytree with a leading system axis of size S."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *params)
+
+
+def shares_conv_stack(*params: Params) -> bool:
+    """True when all systems have the same conv feature encoder (it is frozen during fine-tuning in
+    the paper), so its output can be computed once per batch instead of once per system."""
+    first = jax.tree.leaves(params[0]["feature_extractor"])
+    return all(all(np.array_equal(a, b) for a, b in zip(first, jax.tree.leaves(p["feature_extractor"])))
+               for p in params[1:])
+
+
+def _forward_all(model: Wav2Vec2Model, stacked: Params, audio: jax.Array, sample_lengths: jax.Array,
+                 shared_conv: bool, **outputs: bool):
+    conv_features = None
+    if shared_conv:
+        first = jax.tree.map(lambda leaf: leaf[0], stacked)
+        conv_features = model.apply({"params": first}, audio, sample_lengths,
+                                    method=Wav2Vec2Model.extract_conv_features)
+
+    def forward(params):
+        return model.apply({"params": params}, audio, sample_lengths, deterministic=True,
+                           conv_features=conv_features, **outputs)
+
+    return jax.vmap(forward)(stacked)
+
+
+def make_attention_distance_fn(config: Wav2Vec2Config, pairs: Sequence[Pair] = ((0, 1),), *,
+                               shared_conv: bool = False, groupnorm_over_padding: bool = False
+                               ) -> Callable[[Params, Any, Any, Any], tuple[jax.Array, jax.Array]]:
+    """jit(stacked params, audio (B, S), sample_lengths (B,), weights (B,)) -> ((P, L, H) sums, count).
+
+    For each pair (i, j) of system indices: the sum over the batch's weighted utterances of the
+    per-utterance mean row Bhattacharyya distance between systems i and j (Eq. 1), and how many
+    utterances that sum holds.
+    """
+    model = Wav2Vec2Model(config, groupnorm_over_padding=groupnorm_over_padding)
+
+    @jax.jit
+    def distance_sums(stacked, audio, sample_lengths, weights):
+        out = _forward_all(model, stacked, audio, sample_lengths, shared_conv, output_attentions=True)
+        mask = out.frame_mask[0]
+        results = [attention_distance_sums(out.attentions[i], out.attentions[j], mask, weights) for i, j in pairs]
+        return jnp.stack([sums for sums, _ in results]), results[0][1]
+
+    return distance_sums
+
+
+def make_cka_update_fn(config: Wav2Vec2Config, *, shared_conv: bool = False, groupnorm_over_padding: bool = False
+                       ) -> Callable[[CKAState, Params, Any, Any, Any], CKAState]:
+    """jit(state, stacked params of 2 systems, audio, sample_lengths, weights) -> state.
+
+    Each layer's states (encoder input + every layer) are averaged over valid frames per utterance, and
+    the batch is one CKA minibatch (see `cka.py`; batches with < 4 real utterances are skipped).
+    """
+    model = Wav2Vec2Model(config, groupnorm_over_padding=groupnorm_over_padding)
+
+    @jax.jit
+    def update(state, stacked, audio, sample_lengths, weights):
+        out = _forward_all(model, stacked, audio, sample_lengths, shared_conv, output_hidden_states=True)
+        pooled = jax.vmap(mean_pool, (0, None))(out.hidden_states, out.frame_mask[0])
+        return cka_update(state, pooled[0], pooled[1], weights)
+
+    return update
+
+
+def attention_distances(config: Wav2Vec2Config, systems: Sequence[Params], batches: Iterable[Batch],
+                        pairs: Sequence[Pair] = ((0, 1),), groupnorm_over_padding: bool = False) -> np.ndarray:
+    """(P, L, H) corpus-mean Eq. 1 distance for each pair of `systems` (backbone params)."""
+    fn = make_attention_distance_fn(config, pairs, shared_conv=shares_conv_stack(*systems),
+                                    groupnorm_over_padding=groupnorm_over_padding)
+    stacked = stack_params(*systems)
+    total, count = 0.0, 0.0
+    for audio, sample_lengths, weights in batches:
+        sums, n = fn(stacked, audio, sample_lengths, weights)
+        total, count = total + sums, count + n  # stays on the device: no sync per batch
+    if float(count) == 0:
+        raise ValueError("no utterance with a non-zero weight and at least one frame")
+    return np.asarray(total / count)
+
+
+def layer_cka(config: Wav2Vec2Config, system_a: Params, system_b: Params, batches: Iterable[Batch],
+              groupnorm_over_padding: bool = False) -> np.ndarray:
+    """(L+1, L+1) linear CKA between every layer of system A (rows) and of system B (columns)."""
+    fn = make_cka_update_fn(config, shared_conv=shares_conv_stack(system_a, system_b),
+                            groupnorm_over_padding=groupnorm_over_padding)
+    stacked = stack_params(system_a, system_b)
+    layers = config.num_hidden_layers + 1
+    state = cka_init(layers, layers)
+    for audio, sample_lengths, weights in batches:
+        state = fn(state, stacked, audio, sample_lengths, weights)
+    return cka_result(state)
