@@ -1,0 +1,35 @@
+"""Sizes and recipe knobs of the two synthetic corpora (read by `recovery_jax.data.synthesize_*_corpus`).
+
+get_config("default"): the study's corpus, sized so the whole study runs in about 15 minutes on 2 CPU cores.
+get_config("quick"): a few dozen clips for tests (synthesis in about a second).
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def get_config(name: str = "default") -> ml_collections.ConfigDict:
+    if name not in ("default", "quick"):
+        raise ValueError(f"unknown corpus size {name!r}, expected 'default' or 'quick'")
+    quick = name == "quick"
+    c = ml_collections.ConfigDict()
+
+    c.emotion = ml_collections.ConfigDict()
+    c.emotion.seed = 0
+    c.emotion.sessions = 5  # one male and one female voice each, as in IEMOCAP
+    # Utterances per speaker and emotion; IEMOCAP's 4-class proportions are about 20/30/31/20 %.
+    c.emotion.per_speaker = (dict(angry=1, happy=1, neutral=1, sad=1) if quick
+                             else dict(angry=8, happy=12, neutral=12, sad=8))
+    c.emotion.jitter = 1.0  # scales every per-utterance prosody jitter: more jitter, more class overlap
+    c.emotion.snr_db = (10.0, 30.0)  # additive white noise, SNR drawn uniformly per utterance
+    c.emotion.gain_db = 4.0  # recording-level jitter, uniform in +-gain_db, so loudness is only a soft cue
+
+    c.asr = ml_collections.ConfigDict()
+    c.asr.seed = 1
+    # Nested subsets, roughly 1 : 10 : 100 like the paper's 10 min / 100 h / 960 h of LibriSpeech.
+    c.asr.subsets = dict(asr10=1, asr100=3, asr960=12) if quick else dict(asr10=2, asr100=20, asr960=200)
+    c.asr.jitter = 0.5
+    c.asr.snr_db = (20.0, 40.0)
+    c.asr.gain_db = 2.0
+    return c
