@@ -1,0 +1,72 @@
+"""Padded batches in a bounded set of shapes, laid out (devices, per-device batch, time) for `jax.pmap`.
+
+Every batch has the same leading shape (num_devices, batch_size // num_devices) and its time axis padded up to
+a bucket, so a jitted/pmapped step compiles once per bucket, however many utterances and lengths the corpus has.
+A short final batch is filled with weight-0 rows (index -1) rather than dropped. Filler rows repeat real rows,
+so every row is a valid input: an all-padding row would make masked means divide by zero, and NaN * 0 is NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+
+
+def bucket_length(length: int, buckets: int | Sequence[int]) -> int:
+    """Padded length for a batch whose longest clip has `length` samples: the next multiple of `buckets` (an
+    int), or the smallest entry of `buckets` (a list) that holds it."""
+    if isinstance(buckets, (int, np.integer)):
+        return int(-(-max(length, 1) // buckets) * buckets)
+    fitting = [b for b in buckets if b >= length]
+    if not fitting:
+        raise ValueError(f"a {length}-sample clip is longer than the largest bucket {max(buckets)}")
+    return int(min(fitting))
+
+
+def _batch_order(lengths: np.ndarray, batch_size: int, buckets, shuffle: bool, seed: int,
+                 group_by_length: bool, drop_remainder: bool) -> list[np.ndarray]:
+    order = np.random.default_rng(seed).permutation(len(lengths)) if shuffle else np.arange(len(lengths))
+    if group_by_length:  # batches of similar length pad less; the stable sort keeps the shuffle within a bucket
+        order = order[np.argsort([bucket_length(n, buckets) for n in lengths[order]], kind="stable")]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if drop_remainder and batches and len(batches[-1]) < batch_size:
+        batches.pop()
+    if group_by_length and shuffle:
+        batches = [batches[i] for i in np.random.default_rng([seed, 1]).permutation(len(batches))]
+    return batches
+
+
+def batch_iterator(waveforms: Sequence[np.ndarray], labels: np.ndarray | None, batch_size: int,
+                   num_devices: int = 1, bucket_multiple: int | Sequence[int] = 16000, shuffle: bool = False,
+                   seed: int = 0, drop_remainder: bool = False,
+                   group_by_length: bool = False) -> Iterator[dict[str, np.ndarray]]:
+    """Yield dicts of numpy arrays, each (D, B/D, ...) with D = num_devices and B = batch_size:
+    audio (D, B/D, T) float32 zero-padded, lengths (D, B/D) int32 valid samples, labels (D, B/D) int32 (absent
+    when `labels` is None), weights (D, B/D) float32 1 for real rows and 0 for filler, index (D, B/D) int32
+    position in `waveforms`, -1 for filler. T is `bucket_length(longest clip, bucket_multiple)`.
+
+    `shuffle` permutes with `seed` (pass a new seed per epoch); `group_by_length` batches clips of the same
+    bucket together; `drop_remainder` drops a short final batch instead of filling it."""
+    if batch_size % num_devices:
+        raise ValueError(f"batch_size {batch_size} is not divisible by num_devices {num_devices}")
+    lengths = np.array([len(w) for w in waveforms], dtype=np.int64)
+    if labels is not None and len(labels) != len(waveforms):
+        raise ValueError(f"{len(labels)} labels for {len(waveforms)} waveforms")
+    shape = (num_devices, batch_size // num_devices)
+    for rows in _batch_order(lengths, batch_size, bucket_multiple, shuffle, seed, group_by_length, drop_remainder):
+        real = len(rows)
+        filled = np.resize(rows, batch_size)  # repeats real rows cyclically as filler
+        width = bucket_length(int(lengths[rows].max()), bucket_multiple)
+        audio = np.zeros((batch_size, width), np.float32)
+        for r, i in enumerate(filled):
+            audio[r, :lengths[i]] = waveforms[i]
+        batch = {
+            "audio": audio.reshape(*shape, width),
+            "lengths": lengths[filled].astype(np.int32).reshape(shape),
+            "weights": (np.arange(batch_size) < real).astype(np.float32).reshape(shape),
+            "index": np.where(np.arange(batch_size) < real, filled, -1).astype(np.int32).reshape(shape),
+        }
+        if labels is not None:
+            batch["labels"] = np.asarray(labels)[filled].astype(np.int32).reshape(shape)
+        yield batch
