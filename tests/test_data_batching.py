@@ -39,7 +39,10 @@ def test_drop_remainder_shuffle_and_no_labels():
     batches = list(batch_iterator(waves, None, 8, drop_remainder=True, shuffle=True, seed=1))
     assert len(batches) == 4 and "labels" not in batches[0]
     assert all(b["weights"].all() for b in batches)
-    order = lambda seed: np.concatenate([b["index"].ravel() for b in batch_iterator(waves, None, 8, shuffle=True, seed=seed)])  # noqa: E731
+
+    def order(seed):
+        return np.concatenate([b["index"].ravel() for b in batch_iterator(waves, None, 8, shuffle=True, seed=seed)])
+
     np.testing.assert_array_equal(order(1), order(1))
     assert not np.array_equal(order(1), order(2))
 

@@ -43,7 +43,7 @@ def _iemocap(root: Path, missing=()) -> Path:
                 _wav(sdir / "sentences" / "wav" / dialog / f"{line.split(chr(9))[1]}.wav")
     (release / "Session1" / "dialog" / "transcriptions").mkdir()
     (release / "Session1" / "dialog" / "transcriptions" / "Ses01F_impro01.txt").write_text(
-        "Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.\nSes01F_impro01_M001 [010.0100-011.3925]: Yeah, do you?\n")
+        "Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.\nSes01F_impro01_M001 [010.0100-011.3925]: Yeah, [LAUGHTER] do you?\n")
     return root
 
 

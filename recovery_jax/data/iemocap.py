@@ -23,6 +23,7 @@ _LABEL = re.compile(r"^\[(\d+(?:\.\d+)?) - (\d+(?:\.\d+)?)\]\t(\S+)\t(\S+)\t\[")
 _TRANSCRIPT = re.compile(r"^(\S+) \[[^\]]*\]:\s*(.*)$")
 # The utterance's last field is <gender><index>: the gender of the speaking actor (Ses01F_impro01_M003 is the
 # male actor of session 1, whoever led the dialog).
+_NON_SPEECH = re.compile(r"\[[^\]]*\]")  # [LAUGHTER], [BREATHING]: not words
 _SPEAKER = re.compile(r"^Ses(\d\d)[FM]_.*_([FM])\d+$")
 
 
@@ -35,7 +36,7 @@ def _transcripts(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return {m[1]: normalize_transcript(m[2]) for m in map(_TRANSCRIPT.match, lines) if m}
+    return {m[1]: normalize_transcript(_NON_SPEECH.sub(" ", m[2])) for m in map(_TRANSCRIPT.match, lines) if m}
 
 
 def speaker_of(utt_id: str) -> tuple[str, int]:

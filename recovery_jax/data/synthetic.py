@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from .cache import build_once
-from .espeak import SAMPLE_RATE, synthesize
+from .espeak import SAMPLE_RATE, Prosody, synthesize
 from .labels import EMOTIONS
 from .prosody import draw_prosody, draw_speaker
 from .texts import SENTENCES, normalize_transcript
@@ -39,7 +39,7 @@ def _record(rng: np.random.Generator, clean: np.ndarray, snr_db: tuple[float, fl
     return np.clip(noisy, -1.0, 1.0).astype(np.float32)
 
 
-def _speak(rng: np.random.Generator, path: Path, text: str, voice: str, prosody, section) -> float:
+def _speak(rng: np.random.Generator, path: Path, text: str, voice: str, prosody: Prosody, section: Any) -> float:
     clean = synthesize(text, voice, prosody, seed=int(rng.integers(2 ** 31)))
     audio = _record(rng, clean, tuple(section.snr_db), float(section.gain_db))
     path.parent.mkdir(parents=True, exist_ok=True)
