@@ -21,9 +21,9 @@ from .utterance import Utterance
 CODES = {"ang": "angry", "hap": "happy", "exc": "happy", "neu": "neutral", "sad": "sad"}
 _LABEL = re.compile(r"^\[(\d+(?:\.\d+)?) - (\d+(?:\.\d+)?)\]\t(\S+)\t(\S+)\t\[")
 _TRANSCRIPT = re.compile(r"^(\S+) \[[^\]]*\]:\s*(.*)$")
+_NON_SPEECH = re.compile(r"\[[^\]]*\]")  # [LAUGHTER], [BREATHING]: not words
 # The utterance's last field is <gender><index>: the gender of the speaking actor (Ses01F_impro01_M003 is the
 # male actor of session 1, whoever led the dialog).
-_NON_SPEECH = re.compile(r"\[[^\]]*\]")  # [LAUGHTER], [BREATHING]: not words
 _SPEAKER = re.compile(r"^Ses(\d\d)[FM]_.*_([FM])\d+$")
 
 
