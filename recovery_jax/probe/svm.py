@@ -16,10 +16,10 @@ from sklearn.svm import SVC
 
 Grid = Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Sequence[Any]]]
 
-LINEAR_GRID: Grid = {"svc__kernel": ["linear"], "svc__C": [1e-3, 1e-2, 1e-1, 1.0]}
+LINEAR_GRID: Grid = {"svc__kernel": ["linear"], "svc__C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]}
 HANDCRAFTED_GRID: Grid = [
-    {"svc__kernel": ["linear"], "svc__C": [1e-3, 1e-2, 1e-1, 1.0]},
-    {"svc__kernel": ["rbf"], "svc__C": [1.0, 10.0], "svc__gamma": ["scale", 1e-4]},
+    {"svc__kernel": ["linear"], "svc__C": [1e-4, 1e-3, 1e-2, 1e-1]},
+    {"svc__kernel": ["rbf"], "svc__C": [1.0, 10.0], "svc__gamma": ["scale"]},  # scale = 1 / dims here
 ]
 
 

@@ -1,0 +1,70 @@
+"""wav2vec2 utterance embeddings: each selected layer's hidden states, mean-pooled over valid frames.
+
+Index l of the layer axis is HF's hidden_states[l]: 0 is the encoder input, l >= 1 the output of layer l.
+Padding never changes an embedding: the backbone masks padded samples and frames (GroupNorm statistics over
+valid samples), and the mean runs over valid frames only, so a padded batch equals single-utterance runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from recovery_jax.data import batch_iterator
+from recovery_jax.models import Wav2Vec2Config, Wav2Vec2Model, masked_mean
+
+Params = Any
+
+
+def all_layers(config: Wav2Vec2Config) -> tuple[int, ...]:
+    """Every hidden_states index: 0 (encoder input) to num_hidden_layers."""
+    return tuple(range(config.num_hidden_layers + 1))
+
+
+def params_digest(params: Params) -> str:
+    """Hex SHA-256 over every leaf's path, dtype, shape and bytes: the identity of a checkpoint's weights."""
+    h = hashlib.sha256()
+    for path, leaf in sorted(jax.tree_util.tree_flatten_with_path(params)[0],
+                             key=lambda item: jax.tree_util.keystr(item[0])):
+        leaf = np.asarray(leaf)
+        h.update(f"{jax.tree_util.keystr(path)}|{leaf.dtype}|{leaf.shape}".encode())
+        h.update(np.ascontiguousarray(leaf).tobytes())
+    return h.hexdigest()
+
+
+@functools.cache
+def _pooled_fn(config: Wav2Vec2Config, layers: tuple[int, ...]):
+    model = Wav2Vec2Model(config)
+
+    @jax.jit
+    def pooled(params, audio, lengths):
+        out = model.apply({"params": params}, audio, lengths, output_hidden_states=True, deterministic=True)
+        selected = out.hidden_states[:, jnp.asarray(layers)]  # (B, layers, T, H)
+        return jax.vmap(masked_mean, in_axes=(1, None), out_axes=1)(selected, out.frame_mask)
+
+    return pooled
+
+
+def layer_embeddings(config: Wav2Vec2Config, params: Params, waveforms: Sequence[np.ndarray], *,
+                     layers: Sequence[int] | None = None, batch_size: int = 8,
+                     bucket_multiple: int = 16000) -> np.ndarray:
+    """(N, len(layers), H) float32 mean-pooled hidden states of the backbone `params` (default: all layers).
+
+    Batches are padded to a multiple of `bucket_multiple` samples, so jit compiles once per bucket length.
+    """
+    layers = all_layers(config) if layers is None else tuple(int(l) for l in layers)
+    bad = [l for l in layers if not 0 <= l <= config.num_hidden_layers]
+    if bad or not layers:
+        raise ValueError(f"layers {list(layers)}: expected indices in [0, {config.num_hidden_layers}]")
+    pooled = _pooled_fn(config, layers)
+    out = np.zeros((len(waveforms), len(layers), config.hidden_size), np.float32)
+    for batch in batch_iterator(waveforms, None, batch_size, bucket_multiple=bucket_multiple):
+        index = batch["index"][0]
+        result = np.asarray(pooled(params, batch["audio"][0], batch["lengths"][0]))
+        out[index[index >= 0]] = result[index >= 0]
+    return out
