@@ -93,6 +93,10 @@ def test_bad_inputs_name_the_culprit(corpus):
         probe_loso(lambda session, train: x[train], y, sessions, name="BoAW")
     with pytest.raises(ValueError, match="same utterances"):
         probe_loso(x, y, sessions[:-1])
+    with pytest.raises(ValueError, match=r"class indices in \[0, 4\), got 0\.\.4"):
+        probe_loso(x, np.where(y == 3, 4, y), sessions)
+    with pytest.raises(ValueError, match="at least two sessions"):
+        probe_loso(x, y, np.full(len(y), "s1"))
 
 
 def test_layerwise_finds_the_informative_layer(corpus):

@@ -78,7 +78,11 @@ def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequenc
     if len(sessions) != n or (utt_ids is not None and len(utt_ids) != n):
         raise ValueError(f"labels ({n}), sessions ({len(sessions)}) and utt_ids "
                          f"({None if utt_ids is None else len(utt_ids)}) must describe the same utterances")
+    if n and not (labels.min() >= 0 and labels.max() < num_classes):
+        raise ValueError(f"labels must be class indices in [0, {num_classes}), got {labels.min()}..{labels.max()}")
     test_sessions = np.unique(sessions).tolist()  # Python ints or strs, to match mapping keys
+    if len(test_sessions) < 2:
+        raise ValueError(f"leave-one-session-out needs at least two sessions, got {test_sessions}")
     if isinstance(features, Mapping):
         _check_sessions(features, test_sessions, name)
 
