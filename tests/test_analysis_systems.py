@@ -1,11 +1,12 @@
 """The fused stacked-params pass against `transformers` PyTorch attention maps and hidden states."""
 
+import jax
 import numpy as np
 import pytest
 import torch
 
 from recovery_jax.analysis.batches import bucketed_batches
-from recovery_jax.analysis.systems import attention_distances, layer_cka, shares_conv_stack
+from recovery_jax.analysis.systems import attention_distances, layer_cka, shares_conv_stack, stack_params
 from recovery_jax.models import load_hf
 from test_analysis_attention import numpy_corpus_distance
 from test_analysis_cka import numpy_hsic_unbiased
@@ -23,7 +24,7 @@ def checkpoints(tmp_path, variant, share_conv=False):
     for k, model in enumerate(models):
         model.save_pretrained(tmp_path / f"sys{k}")
         loaded.append(load_hf(tmp_path / f"sys{k}"))
-    return models, loaded[0][0], [params["backbone"] for _, params in loaded]
+    return models, loaded[0][0], stack_params(*[params["backbone"] for _, params in loaded])
 
 
 def waveforms():
@@ -50,12 +51,12 @@ def reference_distances(models, waves):
 
 @pytest.mark.parametrize("variant,share_conv", [("base", False), ("base", True), ("large", False)])
 def test_fused_distances_match_pytorch_maps(tmp_path, variant, share_conv):
-    models, config, systems = checkpoints(tmp_path, variant, share_conv)
-    assert shares_conv_stack(*systems) == share_conv
+    models, config, stacked = checkpoints(tmp_path, variant, share_conv)
+    assert shares_conv_stack(stacked) == share_conv
     waves = waveforms()
     expected = reference_distances(models, waves)
     # Padded, bucketed batches with a zero-weight filler row must give the per-utterance answer.
-    got = attention_distances(config, systems, bucketed_batches(waves, batch_size=3, pad_to=1000),
+    got = attention_distances(config, stacked, bucketed_batches(waves, batch_size=3, pad_to=1000),
                               pairs=((0, 1), (1, 0), (0, 0)))
     assert got.shape == (3, config.num_hidden_layers, config.num_attention_heads)
     assert expected.min() > 1e-3  # the check below would pass vacuously on all-zero distances
@@ -67,7 +68,7 @@ def test_fused_distances_match_pytorch_maps(tmp_path, variant, share_conv):
 
 
 def test_fused_cka_matches_pytorch_hidden_states(tmp_path):
-    models, config, systems = checkpoints(tmp_path, "base")
+    models, config, stacked = checkpoints(tmp_path, "base")
     waves = waveforms() + [np.random.default_rng(1).normal(size=2000).astype(np.float32) for _ in range(3)]
     pooled = [np.stack([torch_outputs(model, w)[1].mean(1) for w in waves], 1) for model in models]  # (L+1, N, D)
     batches = list(bucketed_batches(waves, batch_size=4, pad_to=1000))
@@ -77,7 +78,10 @@ def test_fused_cka_matches_pytorch_hidden_states(tmp_path):
     hsic = lambda x, y: np.mean([numpy_hsic_unbiased(x[m].astype(np.float64), y[m].astype(np.float64))
                                  for m in minibatches])
     expected = np.array([[hsic(a, b) / np.sqrt(hsic(a, a) * hsic(b, b)) for b in pooled[1]] for a in pooled[0]])
-    got = layer_cka(config, systems[0], systems[1], batches)
+    got = layer_cka(config, stacked, batches)
     assert got.shape == (config.num_hidden_layers + 1,) * 2
     np.testing.assert_allclose(got, expected, atol=2e-4)
-    np.testing.assert_allclose(np.diag(layer_cka(config, systems[0], systems[0], batches)), 1.0, atol=1e-4)
+    same = jax.tree.map(lambda leaf: leaf[:1].repeat(2, 0), stacked)
+    np.testing.assert_allclose(np.diag(layer_cka(config, same, batches)), 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="2 stacked systems"):
+        layer_cka(config, jax.tree.map(lambda leaf: leaf.repeat(2, 0), stacked), batches)

@@ -7,6 +7,7 @@ XLA: what comes back per batch is an (L, H) distance sum per compared pair, or C
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterable, Sequence
 
 import jax
@@ -27,12 +28,10 @@ def stack_params(*params: Params) -> Params:
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *params)
 
 
-def shares_conv_stack(*params: Params) -> bool:
-    """True when all systems have the same conv feature encoder (it is frozen during fine-tuning in
-    the paper), so its output can be computed once per batch instead of once per system."""
-    first = jax.tree.leaves(params[0]["feature_extractor"])
-    return all(all(np.array_equal(a, b) for a, b in zip(first, jax.tree.leaves(p["feature_extractor"])))
-               for p in params[1:])
+def shares_conv_stack(stacked: Params) -> bool:
+    """True when all stacked systems have the same conv feature encoder (it is frozen during fine-tuning
+    in the paper), so its output can be computed once per batch instead of once per system."""
+    return all(bool(jnp.all(leaf == leaf[:1])) for leaf in jax.tree.leaves(stacked["feature_extractor"]))
 
 
 def _forward_all(model: Wav2Vec2Model, stacked: Params, audio: jax.Array, sample_lengths: jax.Array,
@@ -50,7 +49,9 @@ def _forward_all(model: Wav2Vec2Model, stacked: Params, audio: jax.Array, sample
     return jax.vmap(forward)(stacked)
 
 
-def make_attention_distance_fn(config: Wav2Vec2Config, pairs: Sequence[Pair] = ((0, 1),), *,
+# Cached so that repeated corpus calls reuse one jitted function and its compilations.
+@functools.lru_cache(maxsize=16)
+def make_attention_distance_fn(config: Wav2Vec2Config, pairs: tuple[Pair, ...] = ((0, 1),), *,
                                shared_conv: bool = False, groupnorm_over_padding: bool = False
                                ) -> Callable[[Params, Any, Any, Any], tuple[jax.Array, jax.Array]]:
     """jit(stacked params, audio (B, S), sample_lengths (B,), weights (B,)) -> ((P, L, H) sums, count).
@@ -71,6 +72,7 @@ def make_attention_distance_fn(config: Wav2Vec2Config, pairs: Sequence[Pair] = (
     return distance_sums
 
 
+@functools.lru_cache(maxsize=16)
 def make_cka_update_fn(config: Wav2Vec2Config, *, shared_conv: bool = False, groupnorm_over_padding: bool = False
                        ) -> Callable[[CKAState, Params, Any, Any, Any], CKAState]:
     """jit(state, stacked params of 2 systems, audio, sample_lengths, weights) -> state.
@@ -89,12 +91,11 @@ def make_cka_update_fn(config: Wav2Vec2Config, *, shared_conv: bool = False, gro
     return update
 
 
-def attention_distances(config: Wav2Vec2Config, systems: Sequence[Params], batches: Iterable[Batch],
+def attention_distances(config: Wav2Vec2Config, stacked: Params, batches: Iterable[Batch],
                         pairs: Sequence[Pair] = ((0, 1),), groupnorm_over_padding: bool = False) -> np.ndarray:
-    """(P, L, H) corpus-mean Eq. 1 distance for each pair of `systems` (backbone params)."""
-    fn = make_attention_distance_fn(config, pairs, shared_conv=shares_conv_stack(*systems),
+    """(P, L, H) corpus-mean Eq. 1 distance for each pair of systems in `stacked` (see `stack_params`)."""
+    fn = make_attention_distance_fn(config, tuple(map(tuple, pairs)), shared_conv=shares_conv_stack(stacked),
                                     groupnorm_over_padding=groupnorm_over_padding)
-    stacked = stack_params(*systems)
     total, count = 0.0, 0.0
     for audio, sample_lengths, weights in batches:
         sums, n = fn(stacked, audio, sample_lengths, weights)
@@ -104,12 +105,15 @@ def attention_distances(config: Wav2Vec2Config, systems: Sequence[Params], batch
     return np.asarray(total / count)
 
 
-def layer_cka(config: Wav2Vec2Config, system_a: Params, system_b: Params, batches: Iterable[Batch],
+def layer_cka(config: Wav2Vec2Config, stacked: Params, batches: Iterable[Batch],
               groupnorm_over_padding: bool = False) -> np.ndarray:
-    """(L+1, L+1) linear CKA between every layer of system A (rows) and of system B (columns)."""
-    fn = make_cka_update_fn(config, shared_conv=shares_conv_stack(system_a, system_b),
+    """(L+1, L+1) linear CKA between every layer of system 0 (rows) and of system 1 (columns) of a
+    2-system `stacked` tree; layer 0 is the encoder input."""
+    systems = {leaf.shape[0] for leaf in jax.tree.leaves(stacked)}
+    if systems != {2}:
+        raise ValueError(f"layer_cka compares 2 stacked systems, got leading axes {sorted(systems)}")
+    fn = make_cka_update_fn(config, shared_conv=shares_conv_stack(stacked),
                             groupnorm_over_padding=groupnorm_over_padding)
-    stacked = stack_params(system_a, system_b)
     layers = config.num_hidden_layers + 1
     state = cka_init(layers, layers)
     for audio, sample_lengths, weights in batches:
