@@ -1,0 +1,1 @@
+"""Fine-tuning: heads' losses, the pmapped step, optimiser masking, orbax checkpoints, the loop."""

@@ -1,0 +1,37 @@
+"""SER fine-tuning, the paper's setting (S3PRL emotion defaults with the paper's changes).
+
+    python -m launch.train --config configs/ser.py --workdir /tmp/ser \
+        --config.init=/path/to/hf_folder --config.corpus.test_session=1
+    --config configs/ser.py:quick   # seconds, for tests
+"""
+
+import ml_collections
+
+from configs import corpus
+from recovery_jax.models.presets import PRESETS
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+    quick = arg == "quick"
+    c = ml_collections.ConfigDict()
+    c.task = "ser"
+    c.seed = 1337
+    c.init = ""  # HF folder (or a previous workdir's hf/ export); empty: random init from `model`
+    c.model = ml_collections.ConfigDict(dict(PRESETS["tiny"]))
+    c.corpus = ml_collections.ConfigDict(dict(
+        name="embedded",  # embedded | iemocap | msp_improv
+        root="data_cache/embedded_quick" if quick else "data_cache/embedded",
+        embedded=corpus.get_config("quick" if quick else "default"),
+        test_session=1, valid_fraction=0.1, seed=0))
+    c.batch_size = 4
+    c.total_steps = 16 if quick else 2400  # micro-batches; 2400 / accum 8 = 300 updates
+    c.bucket_samples = 16000
+    c.optim = ml_collections.ConfigDict(dict(
+        lr=1e-5, b1=0.9, b2=0.999, eps=1e-8, clip_norm=1.0, accum_steps=8, warmup_steps=0,
+        schedule="constant", frozen=("backbone/feature_extractor",)))
+    c.checkpoint_every = 8 if quick else 200
+    c.keep_checkpoints = 2
+    c.log_every = 4 if quick else 50
+    c.eval_batch_size = 8
+    c.export_hf = True
+    return c

@@ -1,0 +1,103 @@
+"""Fine-tuning tasks: which head, which loss, what a prediction is.
+
+A loss returns the batch's *sum* divided by the global weight (all devices, all processes), so summing
+gradients over devices gives exactly the gradient of the global mean whatever the padding rows are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from recovery_jax.models import (Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2ForSequenceClassification,
+                                 feature_lengths)
+
+Batch = dict[str, jax.Array]
+
+
+def _conv_features(module: nn.Module, audio: jax.Array, lengths: jax.Array) -> jax.Array:
+    return module.backbone.extract_conv_features(audio, lengths)
+
+
+def forward(module: nn.Module, params: Any, batch: Batch, rng: Optional[jax.Array], freeze_conv: bool):
+    """(head output, backbone output). With `freeze_conv` no gradient flows into the conv stack."""
+    conv = None
+    if freeze_conv:
+        conv = jax.lax.stop_gradient(module.apply({"params": params}, batch["audio"], batch["lengths"],
+                                                  method=_conv_features))
+    train = rng is not None
+    return module.apply({"params": params}, batch["audio"], batch["lengths"], deterministic=not train,
+                        conv_features=conv, rngs={"dropout": rng} if train else {})
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str
+    head_keys: tuple[str, ...]  # param subtrees that belong to the head
+    make_module: Callable[[Wav2Vec2Config], nn.Module]
+    loss: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]  # (params, batch, rng, module, freeze, total)
+    predict: Callable[..., dict[str, jax.Array]]  # (params, batch, module)
+
+
+def _ser_loss(params, batch, rng, module, freeze_conv, total_weight):
+    logits, _ = forward(module, params, batch, rng, freeze_conv)
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
+    w = batch["weights"]
+    correct = (jnp.argmax(logits, -1) == batch["labels"]) * w
+    return (ce * w).sum() / total_weight, {"loss_sum": (ce * w).sum(), "weight": w.sum(),
+                                           "correct": correct.sum()}
+
+
+def _ser_predict(params, batch, module):
+    logits, _ = forward(module, params, batch, None, False)
+    return {"logits": logits, "prediction": jnp.argmax(logits, -1)}
+
+
+def _ctc_loss(params, batch, rng, module, freeze_conv, total_weight):
+    logits, out = forward(module, params, batch, rng, freeze_conv)
+    logit_pad = 1.0 - out.frame_mask.astype(jnp.float32)
+    target_pad = (jnp.arange(batch["targets"].shape[1])[None] >= batch["target_lengths"][:, None])
+    per_utt = optax.ctc_loss(logits, logit_pad, batch["targets"], target_pad.astype(jnp.float32),
+                             blank_id=module.config.pad_token_id)
+    # torch CTCLoss(reduction="mean") divides each utterance by its target length
+    per_utt = per_utt / jnp.maximum(batch["target_lengths"], 1)
+    w = batch["weights"]
+    return (per_utt * w).sum() / total_weight, {"loss_sum": (per_utt * w).sum(), "weight": w.sum()}
+
+
+def _ctc_predict(params, batch, module):
+    logits, out = forward(module, params, batch, None, False)
+    frames = feature_lengths(module.config, batch["lengths"])
+    return {"frame_ids": jnp.argmax(logits, -1), "frames": frames}
+
+
+TASKS = {
+    "ser": Task("ser", ("projector", "classifier"), Wav2Vec2ForSequenceClassification, _ser_loss, _ser_predict),
+    "ctc": Task("ctc", ("lm_head",), Wav2Vec2ForCTC, _ctc_loss, _ctc_predict),
+}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)}")
+    return TASKS[name]
+
+
+def init_params(task: Task, config: Wav2Vec2Config, rng: jax.Array, pretrained: Optional[dict] = None) -> dict:
+    """Random task params; the backbone (and any head of this task) taken from `pretrained` if given."""
+    module = task.make_module(config)
+    audio = jnp.zeros((1, 16000), jnp.float32)
+    params = jax.jit(module.init)(rng, audio)["params"]
+    params = jax.tree.map(lambda x: x, params)  # plain mutable dicts
+    if pretrained is not None:
+        params = dict(params)
+        params["backbone"] = pretrained["backbone"]
+        for key in task.head_keys:
+            if key in pretrained:
+                params[key] = pretrained[key]
+    return params

@@ -1,0 +1,90 @@
+"""`train_and_evaluate(config, workdir)`: corpus -> init -> fit -> evaluate -> HF export."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+
+from recovery_jax.data import EMOTIONS, emotion_index, loso_folds
+from recovery_jax.data.corpora import asr_corpus, emotion_corpus, load_waveforms
+from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
+from recovery_jax.probe.metrics import uar, war
+from recovery_jax.train.ctc import CharVocab, error_rate
+from recovery_jax.train.loop import Examples, fit, predict
+from recovery_jax.train.tasks import get_task, init_params
+
+
+def model_and_params(config: ml_collections.ConfigDict) -> tuple[Wav2Vec2Config, Any]:
+    """From `config.init` (an HF folder) or, when empty, random weights of `config.model`."""
+    task = get_task(config.task)
+    rng = jax.random.PRNGKey(config.seed)
+    if config.init:
+        model_config, pretrained = load_hf(config.init)
+        return model_config, init_params(task, model_config, rng, pretrained)
+    model_config = Wav2Vec2Config.from_dict(config.model.to_dict())
+    return model_config, init_params(task, model_config, rng)
+
+
+def ser_examples(utts, min_samples: int) -> Examples:
+    return Examples(load_waveforms(utts, min_samples), labels=np.array([emotion_index(u.emotion) for u in utts]))
+
+
+def ctc_examples(utts, vocab: CharVocab, min_samples: int) -> Examples:
+    return Examples(load_waveforms(utts, min_samples), targets=[vocab.encode(u.transcript) for u in utts])
+
+
+def evaluate_ser(model_config, params, examples: Examples, config) -> dict[str, Any]:
+    out = predict(get_task("ser"), model_config, params, examples, config.eval_batch_size, config.bucket_samples)
+    predictions = np.array(out["prediction"])
+    return {"uar": uar(examples.labels, predictions, len(EMOTIONS)), "war": war(examples.labels, predictions),
+            "predictions": predictions.tolist()}
+
+
+def evaluate_ctc(model_config, params, utts, vocab: CharVocab, config) -> dict[str, Any]:
+    examples = ctc_examples(utts, vocab, receptive_field(model_config))
+    out = predict(get_task("ctc"), model_config, params, examples, config.eval_batch_size, config.bucket_samples)
+    hypotheses = [vocab.decode_greedy(ids[:n]) for ids, n in zip(out["frame_ids"], out["frames"])]
+    references = [" ".join(u.transcript.upper().split()) for u in utts]
+    return {"wer": error_rate(references, hypotheses, "word"), "cer": error_rate(references, hypotheses, "char"),
+            "examples": list(zip(references[:3], hypotheses[:3]))}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Fine-tunes per `config` (task "ser" on one LOSO fold, or "ctc" on an ASR subset) in `workdir`,
+    resuming from its checkpoints; writes results.json and, if asked, an HF folder `workdir/hf`."""
+    task = get_task(config.task)
+    model_config, params = model_and_params(config)
+    min_samples = receptive_field(model_config)
+    emotion = emotion_corpus(config.corpus)
+    if config.task == "ser":
+        fold = {f.test_session: f for f in loso_folds(emotion, config.corpus.valid_fraction, config.corpus.seed)}
+        if config.corpus.test_session not in fold:
+            raise ValueError(f"--config.corpus.test_session={config.corpus.test_session}: no such session; "
+                             f"the corpus has {sorted(fold)}")
+        fold = fold[config.corpus.test_session]
+        params = fit(task, model_config, params, ser_examples(fold.train, min_samples), config, workdir)
+        results = {split: evaluate_ser(model_config, params, ser_examples(utts, min_samples), config)
+                   for split, utts in (("valid", fold.valid), ("test", fold.test))}
+    else:
+        vocab = CharVocab.letters()
+        if model_config.vocab_size != len(vocab):
+            raise ValueError(f"model vocab_size {model_config.vocab_size} != {len(vocab)} characters")
+        train_utts = asr_corpus(config.corpus)[config.corpus.subset]
+        params = fit(task, model_config, params, ctc_examples(train_utts, vocab, min_samples), config, workdir)
+        # Held-out speech: the emotion corpus's neutral clips (other voices, same sentence list).
+        neutral = [u for u in emotion if u.emotion == "neutral"]
+        results = {"neutral_emotion_corpus": evaluate_ctc(model_config, params, neutral, vocab, config)}
+        vocab.save(os.path.join(workdir, "vocab.json"))
+    if config.export_hf and jax.process_index() == 0:
+        save_hf(os.path.join(workdir, "hf"), model_config, params)
+    logging.info("results: %s", {k: {m: v for m, v in r.items() if m in ("uar", "war", "wer", "cer")}
+                                 for k, r in results.items()})
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    return results
