@@ -9,6 +9,10 @@ from numpy.typing import ArrayLike
 
 from recovery_jax.analysis.decisions import paired_labels
 
+# The paper's Figure 3 / Table III thresholds, chosen there to keep > 70 % of the data within them; a
+# study config may set others.
+PAPER_THRESHOLDS = {"IEMOCAP": 0.6, "MSP-IMPROV": 0.65}
+
 
 def cosine_distances(emb_a: ArrayLike, emb_b: ArrayLike, eps: float = 1e-12) -> np.ndarray:
     """1 - cos(a_i, b_i) for each row pair of two (N, D) embedding matrices; values lie in [0, 2].
