@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,9 +18,9 @@ CORPORA = ("embedded", "iemocap", "msp_improv")
 
 def emotion_corpus(section: Any) -> list[Utterance]:
     """Utterances of `section.name`; "embedded" synthesises `section.embedded` (configs/corpus.py) into
-    `section.root` once, then reuses it."""
+    `section.root`/emotion once, then reuses it."""
     if section.name == "embedded":
-        return synthesize_emotion_corpus(section.root, section.embedded)
+        return synthesize_emotion_corpus(os.path.join(section.root, "emotion"), section.embedded)
     if section.name == "iemocap":
         return read_iemocap(section.root)
     if section.name == "msp_improv":
@@ -29,7 +30,7 @@ def emotion_corpus(section: Any) -> list[Utterance]:
 
 def asr_corpus(section: Any) -> dict[str, list[Utterance]]:
     """The nested ASR subsets (asr10 ⊂ asr100 ⊂ asr960) of the embedded corpus."""
-    return synthesize_asr_corpus(section.root, section.embedded)
+    return synthesize_asr_corpus(os.path.join(section.root, "asr"), section.embedded)
 
 
 def load_waveforms(utts: Sequence[Utterance], min_samples: int) -> list[np.ndarray]:
