@@ -76,8 +76,9 @@ def _training_batches(data: Examples, config: ml_collections.ConfigDict, first_s
 class _Progress:
     """Logs steps/s, loss and ETA; appends metrics as JSON lines to the workdir."""
 
-    def __init__(self, workdir: str, total: int, first: int, every: int):
+    def __init__(self, workdir: str, total: int, first: int, every: int, metrics=None):
         self.path, self.total, self.every = os.path.join(workdir, "metrics.jsonl"), total, every
+        self.metrics = metrics
         self.start, self.first, self.sums = time.perf_counter(), first, {}
 
     def update(self, step: int, sums: dict) -> None:
@@ -90,6 +91,8 @@ class _Progress:
                   "steps_per_s": rate, "eta_s": (self.total - step) / max(rate, 1e-9)}
         if "correct" in self.sums:
             record["accuracy"] = self.sums["correct"] / max(self.sums["weight"], 1.0)
+        if self.metrics is not None:
+            record.update(self.metrics(self.sums))
         logging.info("step %d/%d loss %.4f  %.2f steps/s  ETA %.0f s", step, self.total, record["loss"],
                      rate, record["eta_s"])
         if jax.process_index() == 0:
@@ -116,10 +119,13 @@ def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
     state = replicate(host_state)
     train_step = make_train_step(task.loss, module, tx, freeze_conv)
     rng = replicate(jax.random.PRNGKey(config.seed))
-    progress = _Progress(workdir, config.total_steps, first, config.log_every)
+    progress = _Progress(workdir, config.total_steps, first, config.log_every, task.metrics)
     data_iter = _training_batches(data, config, first)
     for step in range(first + 1, config.total_steps + 1):
-        state, sums = train_step(state, next(data_iter), rng)
+        batch = next(data_iter)
+        if task.prepare_batch is not None:
+            batch = task.prepare_batch(batch, step, model_config, config)
+        state, sums = train_step(state, batch, rng)
         sums = jax.device_get(jax.tree.map(lambda x: x[0], sums))
         loss = sums["loss_sum"] / max(sums["weight"], 1.0)
         if not (np.isfinite(loss) and np.isfinite(sums["grad_norm"])):

@@ -16,6 +16,7 @@ import optax
 
 from recovery_jax.models import (Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2ForSequenceClassification,
                                  feature_lengths)
+from recovery_jax.train import pretrain_task
 
 Batch = dict[str, jax.Array]
 
@@ -42,6 +43,10 @@ class Task:
     make_module: Callable[[Wav2Vec2Config], nn.Module]
     loss: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]  # (params, batch, rng, module, freeze, total)
     predict: Callable[..., dict[str, jax.Array]]  # (params, batch, module)
+    # Host-side per-step additions to a batch: (batch, step, model config, run config) -> batch.
+    prepare_batch: Optional[Callable[..., Batch]] = None
+    # Extra logged values from a run of steps' summed metrics: sums -> {name: value}.
+    metrics: Optional[Callable[[dict[str, float]], dict[str, float]]] = None
 
 
 def _ser_loss(params, batch, rng, module, freeze_conv, total_weight):
@@ -79,6 +84,8 @@ def _ctc_predict(params, batch, module):
 TASKS = {
     "ser": Task("ser", ("projector", "classifier"), Wav2Vec2ForSequenceClassification, _ser_loss, _ser_predict),
     "ctc": Task("ctc", ("lm_head",), Wav2Vec2ForCTC, _ctc_loss, _ctc_predict),
+    "pretrain": Task("pretrain", pretrain_task.HEAD_KEYS, pretrain_task.make_module, pretrain_task.loss,
+                     pretrain_task.predict, pretrain_task.prepare_batch, pretrain_task.metrics),
 }
 
 
