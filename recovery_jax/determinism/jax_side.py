@@ -1,0 +1,70 @@
+"""The JAX side: our Flax wav2vec2 forward (jitted) and the project's pmapped SER train step."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from recovery_jax.determinism.compare import forward_named
+from recovery_jax.determinism.inputs import Batch, train_overrides
+from recovery_jax.models import Wav2Vec2Model, load_hf
+from recovery_jax.models.hf_io import state_dict_from_params
+from recovery_jax.train.optim import make_optimizer
+from recovery_jax.train.step import create_state, make_train_step, replicate, unreplicate
+from recovery_jax.train.tasks import get_task
+
+NAME = "jax"
+
+
+def device() -> str:
+    return str(jax.devices()[0])
+
+
+def forward_runner(folder: str, audio: np.ndarray) -> Callable[[], dict[str, np.ndarray]]:
+    """A zero-argument forward (compiled on first call) returning every hidden state and attention map,
+    copied to the host."""
+    config, params = load_hf(folder)
+    model = Wav2Vec2Model(config)
+    apply = jax.jit(lambda p, x: model.apply({"params": p}, x, output_hidden_states=True,
+                                             output_attentions=True))
+    backbone, x = jax.device_put(params["backbone"]), jnp.asarray(audio)
+
+    def run():
+        out = jax.device_get(apply(backbone, x))
+        return forward_named(np.moveaxis(out.hidden_states, 1, 0), np.moveaxis(out.attentions, 1, 0),
+                             out.last_hidden_state)
+    return run
+
+
+def _device_batch(batch: Batch, devices: int) -> dict[str, np.ndarray]:
+    audio, labels = batch
+    if len(labels) % devices:
+        raise ValueError(f"batch size {len(labels)} is not divisible by {devices} local devices")
+    split = lambda x: x.reshape((devices, -1) + x.shape[1:])  # noqa: E731
+    return {"audio": split(audio), "labels": split(labels), "weights": split(np.ones(len(labels), np.float32)),
+            "lengths": split(np.full(len(labels), audio.shape[1], np.int32))}
+
+
+def train(folder: str, batches: Sequence[Batch], optim: ml_collections.ConfigDict, dropout: bool, seed: int
+          ) -> Iterator[tuple[float, dict[str, np.ndarray]]]:
+    """After each step: (loss, params as an HF state dict). Each call compiles its own step, as a fresh run
+    would."""
+    task = get_task("ser")
+    config, params = load_hf(folder)
+    if not set(task.head_keys) <= set(params):
+        raise ValueError(f"{folder} has no SER head ({task.head_keys}): PyTorch would initialise it otherwise; "
+                         "use inputs.prepare_checkpoint")
+    config = dataclasses.replace(config, **train_overrides(dropout))
+    tx = make_optimizer(optim, params, len(batches))
+    step = make_train_step(task.loss, task.make_module(config), tx, freeze_conv=True)
+    state, rng = replicate(create_state(params, tx)), replicate(jax.random.PRNGKey(seed))
+    for batch in batches:
+        state, sums = step(state, _device_batch(batch, jax.local_device_count()), rng)
+        sums = jax.device_get(unreplicate(sums))
+        yield (float(sums["loss_sum"] / sums["weight"]),
+               state_dict_from_params(config, jax.device_get(unreplicate(state.params))))
