@@ -23,11 +23,10 @@ def main(argv):
     del argv
     import jax
 
+    from recovery_jax.train import distributed
+
     if _DISTRIBUTED.value:
-        if _COORDINATOR.value and "tpu" not in jax.config.jax_platforms:
-            jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        jax.distributed.initialize(coordinator_address=_COORDINATOR.value, num_processes=_NUM_PROCESSES.value,
-                                   process_id=_PROCESS_ID.value)
+        distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     logging.info("process %d/%d, %d local / %d global devices", jax.process_index(), jax.process_count(),
                  jax.local_device_count(), jax.device_count())
     from recovery_jax.train.train import train_and_evaluate

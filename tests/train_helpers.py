@@ -1,4 +1,7 @@
-"""Small configs and learnable in-memory data for the training tests."""
+"""Small configs and learnable in-memory data for the training tests; run as a script, one training process."""
+
+import os
+import sys
 
 import ml_collections
 import numpy as np
@@ -29,7 +32,7 @@ def train_config(total_steps: int = 12, **optim) -> ml_collections.ConfigDict:
     c.seed = 1337
     c.batch_size = 4
     c.total_steps = total_steps
-    c.bucket_samples = 4000
+    c.bucket_samples = 12000  # one padded length for all tone clips: one compile per train step program
     c.optim = ml_collections.ConfigDict(dict(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, clip_norm=1.0, accum_steps=1,
                                              warmup_steps=0, schedule="constant",
                                              frozen=("backbone/feature_extractor",)))
@@ -39,3 +42,30 @@ def train_config(total_steps: int = 12, **optim) -> ml_collections.ConfigDict:
     c.log_every = 4
     c.eval_batch_size = 8
     return c
+
+
+def fit_worker(init: str, workdir: str, total_steps: int, distributed: tuple = ()) -> None:
+    """One training process of the subprocess tests: fits `total_steps` from the params in the msgpack file
+    `init` on `tone_examples(16)`, then writes its final params as `params.<process>.npz`.
+    `distributed` = (coordinator, num_processes, process_id)."""
+    import flax.serialization
+    import jax
+
+    from recovery_jax.train import distributed as dist
+    from recovery_jax.train.loop import fit
+    from recovery_jax.train.tasks import get_task
+
+    if distributed:
+        dist.initialize(distributed[0], int(distributed[1]), int(distributed[2]))
+    # Read, not initialised: a second process cannot reuse process 0's compile cache entries.
+    with open(init, "rb") as f:
+        params = flax.serialization.msgpack_restore(f.read())
+    trained = fit(get_task("ser"), MICRO, params, tone_examples(16), train_config(total_steps), workdir)
+    np.savez(os.path.join(workdir, f"params.{jax.process_index()}.npz"), *jax.tree.leaves(trained))
+
+
+if __name__ == "__main__":  # python tests/train_helpers.py INIT WORKDIR STEPS [COORDINATOR NUM_PROCESSES PROCESS_ID]
+    from recovery_jax import compile_cache
+
+    compile_cache.enable(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".jax_cache"))
+    fit_worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), tuple(sys.argv[4:]))

@@ -17,6 +17,7 @@ from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_h
 from recovery_jax.probe.metrics import uar, war
 from recovery_jax.train.ctc import CharVocab, error_rate
 from recovery_jax.train.loop import Examples, fit, predict
+from recovery_jax.train.pretrain import final_metrics, pretrain, pretraining_waveforms
 from recovery_jax.train.tasks import get_task, init_params
 
 
@@ -56,7 +57,8 @@ def evaluate_ctc(model_config, params, utts, vocab: CharVocab, config) -> dict[s
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Fine-tunes per `config` (task "ser" on one LOSO fold, or "ctc" on an ASR subset) in `workdir`,
+    """Fine-tunes per `config` (task "ser" on one LOSO fold, "ctc" on an ASR subset, or "pretrain"
+    self-supervised on the corpus audio) in `workdir`,
     resuming from its checkpoints; writes results.json and, if asked, an HF folder `workdir/hf`."""
     task = get_task(config.task)
     model_config, params = model_and_params(config)
@@ -71,6 +73,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         params = fit(task, model_config, params, ser_examples(fold.train, min_samples), config, workdir)
         results = {split: evaluate_ser(model_config, params, ser_examples(utts, min_samples), config)
                    for split, utts in (("valid", fold.valid), ("test", fold.test))}
+    elif config.task == "pretrain":
+        params = pretrain(model_config, pretraining_waveforms(config.corpus, min_samples), config, workdir, params)
+        results = {"pretrain": final_metrics(workdir)}
     else:
         vocab = CharVocab.letters()
         if model_config.vocab_size != len(vocab):
@@ -80,11 +85,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         # Held-out speech: the emotion corpus's neutral clips (other voices, same sentence list).
         neutral = [u for u in emotion if u.emotion == "neutral"]
         results = {"neutral_emotion_corpus": evaluate_ctc(model_config, params, neutral, vocab, config)}
-        vocab.save(os.path.join(workdir, "vocab.json"))
-    if config.export_hf and jax.process_index() == 0:
-        save_hf(os.path.join(workdir, "hf"), model_config, params)
     logging.info("results: %s", {k: {m: v for m, v in r.items() if m in ("uar", "war", "wer", "cer")}
                                  for k, r in results.items()})
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
+    # Every process holds the same params and results; one writes them (the workdir may be shared).
+    if jax.process_index() == 0:
+        if config.task == "ctc":
+            vocab.save(os.path.join(workdir, "vocab.json"))
+        if config.export_hf:
+            save_hf(os.path.join(workdir, "hf"), model_config, params)
+        with open(os.path.join(workdir, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
     return results
