@@ -1,0 +1,33 @@
+"""Run the whole study (paper Fig. 2, Tables I-III, Figures 3-4, CKA, layer-wise probes) from absl flags.
+
+    python -m launch.study                                     # embedded corpus, default size
+    python -m launch.study --config configs/study_real.py --config.corpus.name=iemocap \
+        --config.corpus.root=/data/IEMOCAP_full_release --config.checkpoints.PT=/models/wav2vec2-base ...
+Stages are cached by content under --workdir: rerun the same command after a crash to continue.
+"""
+
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/study_embedded.py", "A configs/study_*.py file.")
+_WORKDIR = flags.DEFINE_string("workdir", "workdirs/study_embedded", "Stages, caches and results/ go here.")
+
+
+def main(argv):
+    del argv
+    from recovery_jax import compile_cache
+    from recovery_jax.study.study import run_study
+    from launch.logs import quiet_orbax
+
+    quiet_orbax()
+    workdir = os.path.abspath(_WORKDIR.value)
+    compile_cache.enable(os.path.join(workdir, "jax_cache"))
+    summary = run_study(_CONFIG.value, workdir)
+    logging.info("report: %s", os.path.join(workdir, "results", "report.md"))
+    del summary
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,143 @@
+"""What the study measures on its systems: Table I probes, layer-wise probes, attention distances, CKA.
+
+Probes are stages (a handcrafted probe takes tens of seconds); embeddings are cached by `embed`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from recovery_jax.analysis import attention_distances, bucketed_batches, layer_cka, stack_params
+from recovery_jax.data import Utterance, emotion_index
+from recovery_jax.data.corpora import load_waveforms
+from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, fold_embeddings_for,
+                                functionals_for, llds_for)
+from recovery_jax.models import receptive_field
+from recovery_jax.probe import HANDCRAFTED_GRID, make_search, probe_layers, probe_loso
+from recovery_jax.study.stages import Stages, key_digest, safe_name
+from recovery_jax.study.systems import System
+
+Embeddings = np.ndarray | dict[int, np.ndarray]  # (N, L+1, H), or per test session
+
+
+def labels_and_sessions(utts: Sequence[Utterance]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([emotion_index(u.emotion) for u in utts]), np.array([u.session for u in utts])
+
+
+def system_embeddings(system: System, utts: Sequence[Utterance], cache_dir: Path) -> Embeddings:
+    """Pooled hidden states of every layer; per-fold systems give one array per test session."""
+    name = safe_name(system.name)
+    if system.per_fold:
+        return fold_embeddings_for(utts, cache_dir, name, system.config, system.backbones)
+    return embeddings_for(utts, cache_dir, name, system.config, system.backbones[None])
+
+
+def own_fold_view(embeddings: Embeddings, sessions: np.ndarray) -> np.ndarray:
+    """Each utterance's embedding from the network that did not see its session (per-fold systems)."""
+    if not isinstance(embeddings, Mapping):
+        return embeddings
+    out = np.empty_like(next(iter(embeddings.values())))
+    for session, table in embeddings.items():
+        out[sessions == session] = table[sessions == session]
+    return out
+
+
+def _last_layer(embeddings: Embeddings) -> Embeddings:
+    if isinstance(embeddings, Mapping):
+        return {k: v[:, -1] for k, v in embeddings.items()}
+    return embeddings[:, -1]
+
+
+def _probe_stage(stages: Stages, name: str, key: Any, run) -> dict:
+    def build(folder: Path) -> None:
+        result = run()
+        record = {**result.as_dict(), "predictions": result.predictions.tolist()}
+        (folder / "probe.json").write_text(json.dumps(record))
+
+    return stages.run(f"probe-{name}", key, build, lambda folder: json.loads((folder / "probe.json").read_text()))
+
+
+def probe_system(stages: Stages, system: System, embeddings: Embeddings, utts, probe_cfg) -> dict:
+    """Table I row of a neural system: linear SVM on the last layer, leave-one-session-out."""
+    labels, sessions = labels_and_sessions(utts)
+    key = [system.key, probe_cfg.to_dict(), [u.utt_id for u in utts]]
+    search = lambda: make_search(cv_folds=probe_cfg.cv_folds)  # noqa: E731
+    return _probe_stage(stages, system.name, key, lambda: probe_loso(
+        _last_layer(embeddings), labels, sessions, search=search, name=system.name))
+
+
+def probe_handcrafted(stages: Stages, utts, cache_dir: Path, probe_cfg, corpus_key: str) -> dict[str, dict]:
+    """Table I group G-1: ComParE functionals and BoAW over ComParE LLDs."""
+    labels, sessions = labels_and_sessions(utts)
+    search = lambda: make_search(HANDCRAFTED_GRID, cv_folds=probe_cfg.cv_folds)  # noqa: E731
+    boaw = BoawConfig(codebook_size=probe_cfg.boaw_codebook_size)
+    rows = {
+        "ComParE_LLDxF": lambda: probe_loso(functionals_for(utts, cache_dir), labels, sessions, search=search,
+                                            name="ComParE functionals"),
+        "BoAW(ComParE_LLD)": lambda: probe_loso(boaw_fold_features(llds_for(utts, cache_dir), boaw), labels,
+                                                sessions, search=search, name="BoAW"),
+    }
+    return {name: _probe_stage(stages, name.split("(")[0], [name, corpus_key, probe_cfg.to_dict()], run)
+            for name, run in rows.items()}
+
+
+def probe_every_layer(stages: Stages, system: System, embeddings: Embeddings, utts, probe_cfg) -> list[float]:
+    """UAR (%) of each layer (0 = encoder input): beyond the paper."""
+    labels, sessions = labels_and_sessions(utts)
+    key = [system.key, probe_cfg.to_dict(), [u.utt_id for u in utts]]
+
+    def build(folder: Path) -> None:
+        results = probe_layers(embeddings, labels, sessions, search=lambda: make_search(cv_folds=probe_cfg.cv_folds))
+        (folder / "layers.json").write_text(json.dumps([100 * r.uar for r in results]))
+
+    return stages.run(f"layerwise-{system.name}", key, build,
+                      lambda folder: json.loads((folder / "layers.json").read_text()))
+
+
+def _fold_backbone(system: System, session: int):
+    return system.backbones[session if system.per_fold else None]
+
+
+def compare_networks(stages: Stages, reference: System, others: Sequence[System], utts, batch_size: int
+                     ) -> dict[str, Any]:
+    """Eq. 1 distances (L, H) of each other system to `reference`, and layer CKA against it.
+
+    Per-fold systems are compared fold by fold on that fold's test utterances (the only data neither
+    network was tuned on); the corpus mean weights folds by their utterance count.
+    """
+    key = [reference.key, [s.key for s in others], [u.utt_id for u in utts], batch_size]
+    _, sessions = labels_and_sessions(utts)
+
+    def build(folder: Path) -> None:
+        config = reference.config
+        waveforms = load_waveforms(utts, receptive_field(config))
+        distance = {s.name: 0.0 for s in others}
+        cka = {s.name: 0.0 for s in others}
+        for session in sorted(set(sessions.tolist())):
+            test = [w for w, s in zip(waveforms, sessions) if s == session]
+            weight = len(test) / len(waveforms)
+            stacked = stack_params(_fold_backbone(reference, session),
+                                   *[_fold_backbone(s, session) for s in others])
+            pairs = tuple((0, i + 1) for i in range(len(others)))
+            d = attention_distances(config, stacked, bucketed_batches(test, batch_size), pairs)
+            for i, s in enumerate(others):
+                distance[s.name] = distance[s.name] + weight * d[i]
+                pair = stack_params(_fold_backbone(reference, session), _fold_backbone(s, session))
+                cka[s.name] = cka[s.name] + weight * layer_cka(config, pair, bucketed_batches(test, batch_size))
+        record = {"attention": {k: np.asarray(v).tolist() for k, v in distance.items()},
+                  "cka": {k: np.asarray(v).tolist() for k, v in cka.items()}}
+        (folder / "compare.json").write_text(json.dumps(record))
+
+    def load(folder: Path) -> dict[str, Any]:
+        record = json.loads((folder / "compare.json").read_text())
+        return {kind: {k: np.array(v) for k, v in values.items()} for kind, values in record.items()}
+
+    return stages.run(f"compare-{reference.name}", key, build, load)
+
+
+def corpus_key(utts: Sequence[Utterance], extra: Optional[Any] = None) -> str:
+    return key_digest([[u.utt_id, u.session, u.emotion] for u in utts] + [extra])

@@ -1,0 +1,150 @@
+"""`run_study(config, workdir)`: corpus -> systems (Fig. 2) -> Tables I-III, Figures 3-4, CKA, report.md."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import ml_collections
+import numpy as np
+from absl import logging
+
+from recovery_jax.analysis import (cosine_distances, mismatch_percent, plot_attention_distances, plot_cka,
+                                   plot_cosine_histograms, threshold_agreement)
+from recovery_jax.data import loso_folds
+from recovery_jax.data.corpora import CORPORA, asr_corpus, emotion_corpus
+from recovery_jax.study import report, tables
+from recovery_jax.study.measures import (compare_networks, corpus_key, labels_and_sessions, own_fold_view,
+                                         probe_every_layer, probe_handcrafted, probe_system, system_embeddings)
+from recovery_jax.study.stages import Stages, safe_name
+from recovery_jax.study.systems import asr_system, checkpoint_system, pretrained_system, ser_system
+
+ASR_SUBSETS = {"ASR10": "asr10", "ASR100": "asr100", "ASR960": "asr960"}
+SYSTEMS = ("PT", *ASR_SUBSETS)
+
+
+class StudyConfigError(ValueError):
+    """A flag that cannot work, found before any long stage starts."""
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Checks the flags a user is most likely to get wrong, naming each."""
+    corpus = config.corpus
+    if corpus.name not in CORPORA:
+        raise StudyConfigError(f"--config.corpus.name={corpus.name!r}: unknown corpus; expected one of {CORPORA}")
+    if corpus.name != "embedded" and not os.path.isdir(corpus.root):
+        raise StudyConfigError(f"--config.corpus.root={corpus.root!r}: no such directory (the {corpus.name} root)")
+    given = {name: config.checkpoints[name] for name in SYSTEMS if config.checkpoints[name]}
+    if given and len(given) != len(SYSTEMS) or (corpus.name != "embedded" and not given):
+        raise StudyConfigError(
+            f"--config.checkpoints.{{{','.join(SYSTEMS)}}}: give all four HF folders (real checkpoints) or, on the "
+            f"embedded corpus only, none (the study then trains its own); got {sorted(given) or 'none'}")
+    for name, folder in given.items():
+        if not os.path.isfile(os.path.join(folder, "config.json")):
+            raise StudyConfigError(f"--config.checkpoints.{name}={folder!r}: no config.json there "
+                                   f"(expected a local HF model folder)")
+
+
+def planned_stages(config: ml_collections.ConfigDict, folds: int) -> int:
+    own = 0 if config.checkpoints.PT else 1 + len(ASR_SUBSETS)
+    return own + 4 * folds + 2 + 8 + 1 + len(config.analysis.layerwise)
+
+
+def _systems(config, stages: Stages, utts, folds, ckey: str) -> tuple[Any, dict, Any, dict]:
+    if config.checkpoints.PT:
+        pt = checkpoint_system("PT", config.checkpoints.PT)
+        asr = {name: checkpoint_system(name, config.checkpoints[name]) for name in ASR_SUBSETS}
+    else:
+        subsets = asr_corpus(config.corpus)
+        unlabelled = list(utts) + list(subsets["asr960"])
+        pt = pretrained_system(stages, config.model, config.pretrain, unlabelled, ckey)
+        neutral = [u for u in utts if u.emotion == "neutral"]  # held-out speech for WER
+        asr = {name: asr_system(stages, name, pt, config.ctc, subsets[subset], neutral)
+               for name, subset in ASR_SUBSETS.items()}
+    ser = ser_system(stages, "SER", pt, config.ser, folds)
+    two_step = {f"{name}→SER": ser_system(stages, f"{name}→SER", asr[name], config.ser, folds) for name in asr}
+    return pt, asr, ser, two_step
+
+
+def _cosine_threshold(config, distances: dict[str, np.ndarray]) -> float:
+    """The configured threshold, or the paper's rule: the smallest multiple of 0.05 holding >= 70 % of the
+    data for every compared pair."""
+    if config.analysis.cosine_threshold:
+        return float(config.analysis.cosine_threshold)
+    needed = max(float(np.quantile(d, 0.7)) for d in distances.values())
+    return float(np.ceil(needed / 0.05 - 1e-9) * 0.05)
+
+
+def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict[str, Any]:
+    validate(config)
+    start = time.perf_counter()
+    workdir = Path(workdir)
+    results = workdir / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    utts = emotion_corpus(config.corpus)
+    folds = loso_folds(utts, config.corpus.valid_fraction, config.corpus.seed)
+    ckey = corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
+    stages = Stages(workdir / "stages", planned_stages(config, len(folds)))
+    labels, sessions = labels_and_sessions(utts)
+
+    pt, asr, ser, two_step = _systems(config, stages, utts, folds, ckey)
+    systems = {s.name: s for s in (pt, ser, *asr.values(), *two_step.values())}
+    cache = workdir / "embeddings"
+    embeddings = {name: system_embeddings(s, utts, cache) for name, s in systems.items()}
+
+    # Table I
+    probes = probe_handcrafted(stages, utts, cache, config.probe, ckey)
+    for name in ("PT", "SER", *asr, *two_step):
+        probes[name] = probe_system(stages, systems[name], embeddings[name], utts, config.probe)
+    groups = {"ComParE_LLDxF": "G-1", "BoAW(ComParE_LLD)": "G-1", "PT": "G-2", "SER": "G-3",
+              **{n: "G-3" for n in asr}, **{n: "G-4" for n in two_step}}
+    dims = {"ComParE_LLDxF": 6373, "BoAW(ComParE_LLD)": f"{config.probe.boaw_codebook_size}/"
+            f"{config.probe.boaw_codebook_size}", **{n: s.config.hidden_size for n, s in systems.items()}}
+    column = tables.paper_column(config.corpus.name)
+    table1 = tables.write_table(results, "table1", tables.TABLE1_HEADER,
+                                tables.table1_rows(probes, dims, groups, config.corpus.name))
+
+    # Table II: decisions of SER vs ASR(x)->SER (the probes' per-utterance predictions)
+    table2_rows = [[name, mismatch_percent(probes["SER"]["predictions"], probes[name]["predictions"]),
+                    tables.PAPER_TABLE2[name][column]] for name in two_step]
+    table2 = tables.write_table(results, "table2", tables.TABLE2_HEADER, table2_rows)
+
+    # Table III and Figure 3: last-layer cosine distances, each utterance seen by its own fold's networks
+    last = {name: own_fold_view(embeddings[name], sessions)[:, -1] for name in ("SER", *two_step)}
+    distances = {name: cosine_distances(last["SER"], last[name]) for name in two_step}
+    threshold = _cosine_threshold(config, distances)
+    table3_rows = []
+    for name, d in distances.items():
+        agreement = threshold_agreement(d, probes["SER"]["predictions"], probes[name]["predictions"], threshold)
+        paper = tables.PAPER_TABLE3[name][column]
+        table3_rows.append([name, threshold, agreement.data_percent, agreement.match_percent,
+                            agreement.over_one_percent, *paper])
+    table3 = tables.write_table(results, "table3", tables.TABLE3_HEADER, table3_rows)
+    plot_cosine_histograms({config.corpus.name: {f"SER vs {n}": d for n, d in distances.items()}},
+                           {config.corpus.name: threshold}, results / "figure3.png")
+
+    # Figure 4 and CKA: every ASR(x) and ASR(x)->SER network against SER, fold by fold
+    others = [s for name in asr for s in (asr[name], two_step[f"{name}→SER"])]
+    compared = compare_networks(stages, ser, others, utts, config.analysis.batch_size)
+    plot_attention_distances({f"SER vs {n}": m for n, m in compared["attention"].items()}, results / "figure4.png",
+                             normalise=config.analysis.normalise_attention)
+    for name, matrix in compared["cka"].items():
+        plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER", name)
+
+    # Layer-wise probing (beyond the paper)
+    layerwise = {name: probe_every_layer(stages, systems[name], embeddings[name], utts, config.probe)
+                 for name in config.analysis.layerwise}
+    report.plot_layerwise(layerwise, results / "layerwise.png")
+
+    summary = {
+        "table1": probes, "table2": table2_rows, "table3": table3_rows, "threshold": threshold,
+        "attention": {k: v.tolist() for k, v in compared["attention"].items()},
+        "cka": {k: v.tolist() for k, v in compared["cka"].items()}, "layerwise": layerwise,
+        "asr": {name: s.info for name, s in asr.items()}, "pt": pt.info,
+        "seconds": time.perf_counter() - start,
+    }
+    report.write_report(results, config, utts, summary, {"table1": table1, "table2": table2, "table3": table3})
+    logging.info("study finished in %.0f s; results in %s", summary["seconds"], results)
+    return summary

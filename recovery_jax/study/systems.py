@@ -1,0 +1,126 @@
+"""The study's networks (paper Fig. 2): PT, ASR(x), SER and ASR(x)->SER, trained or loaded as stages.
+
+A system is one backbone (PT, ASR(x)) or one backbone per leave-one-session-out fold (SER and
+ASR(x)->SER, fine-tuned without the fold's test session).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import jax
+import ml_collections
+
+from recovery_jax.data import Fold
+from recovery_jax.data.corpora import load_waveforms
+from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
+from recovery_jax.study.stages import Stages, key_digest
+from recovery_jax.train.ctc import CharVocab
+from recovery_jax.train.loop import fit
+from recovery_jax.train.tasks import get_task, init_params
+from recovery_jax.train.train import ctc_examples, evaluate_ctc, ser_examples
+
+Params = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class System:
+    name: str
+    config: Wav2Vec2Config
+    backbones: dict[Optional[int], Params]  # {None: params} or {test_session: params}
+    key: str  # digest of everything it was made from; downstream stage keys build on it
+    info: dict = dataclasses.field(default_factory=dict)  # e.g. WER of an ASR system
+
+    @property
+    def per_fold(self) -> bool:
+        return None not in self.backbones
+
+
+def _load_backbone(folder: Path) -> tuple[Wav2Vec2Config, Params]:
+    config, params = load_hf(folder / "hf")
+    return config, params["backbone"]
+
+
+def _read_info(folder: Path) -> dict:
+    path = folder / "info.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def checkpoint_system(name: str, folder: str) -> System:
+    """A system from a local HF folder (real checkpoints: wav2vec2-base, -base-100h, ...)."""
+    config, params = load_hf(folder)
+    weights = sorted(p for p in Path(folder).iterdir() if p.suffix in (".safetensors", ".bin", ".json"))
+    key = key_digest([name, os.path.abspath(folder), [(p.name, p.stat().st_size, p.stat().st_mtime) for p in weights]])
+    return System(name, config, {None: params["backbone"]}, key)
+
+
+def pretrained_system(stages: Stages, model: ml_collections.ConfigDict, settings: ml_collections.ConfigDict,
+                      audio_utts: Sequence, corpus_key: str) -> System:
+    """PT: self-supervised wav2vec2 pretraining of `model` on unlabelled `audio_utts`."""
+    from recovery_jax.train.pretrain import pretrain
+
+    config = Wav2Vec2Config.from_dict(model.to_dict())
+    key = ["PT", model.to_dict(), settings.to_dict(), corpus_key]
+
+    def build(folder: Path) -> None:
+        waveforms = load_waveforms(audio_utts, receptive_field(config))
+        params = pretrain(config, waveforms, settings, str(folder))
+        save_hf(folder / "hf", config, params)
+        # the last logged metrics (loss, codevector perplexity) describe the PT system
+        last = (folder / "metrics.jsonl").read_text().splitlines()[-1]
+        (folder / "info.json").write_text(last)
+
+    def load(folder: Path) -> System:
+        loaded_config, backbone = _load_backbone(folder)
+        return System("PT", loaded_config, {None: backbone}, key_digest(key), _read_info(folder))
+
+    return stages.run("pretrain", key, build, load)
+
+
+def asr_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
+               train_utts: Sequence, test_utts: Sequence) -> System:
+    """ASR(x): CTC fine-tuning of `init` on one nested ASR subset; WER measured on `test_utts`."""
+    key = [name, init.key, settings.to_dict(), [u.utt_id for u in train_utts]]
+    vocab = CharVocab.letters()
+    config = dataclasses.replace(init.config, vocab_size=len(vocab), pad_token_id=vocab.blank_id)
+
+    def build(folder: Path) -> None:
+        task = get_task("ctc")
+        params = init_params(task, config, jax.random.PRNGKey(settings.seed), {"backbone": init.backbones[None]})
+        examples = ctc_examples(train_utts, vocab, receptive_field(config))
+        params = fit(task, config, params, examples, settings, str(folder))
+        info = evaluate_ctc(config, params, test_utts, vocab, settings)
+        save_hf(folder / "hf", config, params)
+        vocab.save(folder / "hf" / "vocab.json")
+        (folder / "info.json").write_text(json.dumps(info, indent=1))
+
+    def load(folder: Path) -> System:
+        loaded_config, backbone = _load_backbone(folder)
+        return System(name, loaded_config, {None: backbone}, key_digest(key), _read_info(folder))
+
+    return stages.run(f"ctc-{name}", key, build, load)
+
+
+def ser_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
+               folds: Sequence[Fold]) -> System:
+    """SER fine-tuning of `init`'s backbone once per fold, each without its test session."""
+    task = get_task("ser")
+    backbones, keys = {}, []
+    for fold in folds:
+        key = [name, init.key, settings.to_dict(), fold.test_session, [u.utt_id for u in fold.train]]
+
+        def build(folder: Path, fold: Fold = fold) -> None:
+            params = init_params(task, init.config, jax.random.PRNGKey(settings.seed),
+                                 {"backbone": init.backbones[None]})
+            params = fit(task, init.config, params, ser_examples(fold.train, receptive_field(init.config)),
+                         settings, str(folder))
+            save_hf(folder / "hf", init.config, params)
+
+        backbones[fold.test_session] = stages.run(f"ser-{name}-fold{fold.test_session}", key, build,
+                                                  lambda folder: _load_backbone(folder)[1])
+        keys.append(key_digest(key))
+    return System(name, init.config, backbones, key_digest(keys))

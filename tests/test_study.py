@@ -1,0 +1,90 @@
+"""The study end to end on the quick embedded config; bad flags; kill and resume."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from configs import study_embedded
+from recovery_jax.study.study import StudyConfigError, validate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _config():
+    return study_embedded.get_config("quick")
+
+
+def test_bad_flags_fail_before_any_work(tmp_path):
+    c = _config()
+    c.corpus.name = "timit"
+    with pytest.raises(StudyConfigError, match=r"--config.corpus.name='timit'"):
+        validate(c)
+    c = _config()
+    c.corpus.name, c.corpus.root = "iemocap", str(tmp_path / "nowhere")
+    with pytest.raises(StudyConfigError, match=r"--config.corpus.root=.*no such directory"):
+        validate(c)
+    c = _config()
+    for name in ("PT", "ASR10", "ASR100", "ASR960"):
+        c.checkpoints[name] = str(tmp_path)
+    with pytest.raises(StudyConfigError, match=r"--config.checkpoints.PT=.*no config.json"):
+        validate(c)
+    c = _config()
+    c.checkpoints.PT = str(tmp_path)
+    with pytest.raises(StudyConfigError, match="give all four"):
+        validate(c)
+
+
+def _study(workdir, *extra, **popen):
+    cmd = [sys.executable, "-m", "launch.study", "--config", "configs/study_embedded.py:quick",
+           "--workdir", str(workdir), *extra]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **popen)
+
+
+@pytest.mark.slow
+def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path):
+    workdir = tmp_path / "study"
+    # kill the first run once some stages are done, then rerun to completion
+    proc = _study(workdir)
+    stages = workdir / "stages"
+    deadline = time.time() + 600
+    while time.time() < deadline and len(list(stages.glob("*/DONE"))) < 3 and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = {p.parent.name: p.stat().st_mtime for p in stages.glob("*/DONE")}
+    assert len(done_before) >= 3
+    proc = _study(workdir)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-3000:]
+    for name, mtime in done_before.items():  # finished stages were not redone
+        assert (stages / name / "DONE").stat().st_mtime == mtime
+    assert "cached" in out
+
+    results = workdir / "results"
+    table1 = json.loads((results / "table1.json").read_text())
+    names = [row["representation"] for row in table1]
+    assert names == ["ComParE_LLDxF", "BoAW(ComParE_LLD)", "PT", "SER", "ASR10", "ASR100", "ASR960",
+                     "ASR10→SER", "ASR100→SER", "ASR960→SER"]
+    for row in table1:
+        assert 0 <= row["UAR"] <= 100 and 0 <= row["WAR"] <= 100
+    table2 = json.loads((results / "table2.json").read_text())
+    assert [r["system"] for r in table2] == ["ASR10→SER", "ASR100→SER", "ASR960→SER"]
+    assert all(0 <= r["mismatch % vs SER"] <= 100 for r in table2)
+    table3 = json.loads((results / "table3.json").read_text())
+    for row in table3:  # the threshold rule keeps >= 70 % of the data, so every match % is defined
+        assert 70 <= row["data %"] <= 100 and 0 <= row["match %"] <= 100 and 0 <= row["distance > 1 %"] <= 100
+    for figure in ("figure3.png", "figure4.png", "layerwise.png", "cka_SER_vs_ASR100-to-SER.png"):
+        assert (results / figure).stat().st_size > 1000
+    figure4 = (results / "figure4.csv").read_text().splitlines()
+    assert len(figure4) == 1 + 6 * 6 * 6  # header + 6 pairs x layers x heads of the tiny model
+    report = (results / "report.md").read_text()
+    assert "Table I" in report and "paper UAR" in report
