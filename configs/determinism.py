@@ -31,6 +31,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.optim = ser.get_config().optim  # the paper's Adam (lr 1e-5, clip 1.0, conv stack frozen) ...
     c.optim.accum_steps = 1  # ... compared step by step, without accumulation
     c.settings = ("jax/default", "torch/default") if quick else tuple(SETTINGS)
-    c.timing_repeats = 2 if quick else 5  # forward calls per child, their median is kept
-    c.timing_rounds = 1 if quick else 2  # passes over all settings, alternating; the lowest median is kept
+    c.timing_repeats = 2 if quick else 10  # forward calls per child, their median is kept
+    c.timing_rounds = 1 if quick else 3  # passes over all settings, alternating; the lowest median is kept
     return c

@@ -63,3 +63,4 @@ def test_trajectory_diff_steps_in_lockstep():
     assert [s["max_abs"] for s in t["steps"]] == [0.0, 0.25, 0.5]
     assert [s["bitwise_equal"] for s in t["steps"]] == [True, False, False]
     assert t["per_layer_at_end"]["encoder.layers.0"].max_abs == 0.5
+    assert list(t["worst_at_end"]) == ["encoder.layers.0.w"]

@@ -63,9 +63,13 @@ def diff_named(a: Named, b: Named, group: Callable[[str], str] = lambda name: na
     if set(a) != set(b):
         raise ValueError(f"names differ: only in first {sorted(set(a) - set(b))[:5]}, "
                          f"only in second {sorted(set(b) - set(a))[:5]}")
+    return group_diffs({name: diff(a[name], b[name]) for name in a}, group)
+
+
+def group_diffs(per_name: Mapping[str, Diff], group: Callable[[str], str]) -> dict[str, Diff]:
     groups: dict[str, list[Diff]] = {}
-    for name in a:
-        groups.setdefault(group(name), []).append(diff(a[name], b[name]))
+    for name, d in per_name.items():
+        groups.setdefault(group(name), []).append(d)
     return {g: Diff.merge(d) for g, d in groups.items()}
 
 
@@ -87,9 +91,10 @@ def forward_named(hidden_states, attentions, last_hidden_state) -> dict[str, np.
     return named
 
 
-def trajectory_diff(run_a: Iterator[tuple[float, Named]], run_b: Iterator[tuple[float, Named]]) -> dict:
+def trajectory_diff(run_a: Iterator[tuple[float, Named]], run_b: Iterator[tuple[float, Named]],
+                    worst: int = 5) -> dict:
     """Two training runs advanced in lockstep, each yielding (loss, params) per step: the params' difference
-    after every step, and per layer (`param_group`) after the last."""
+    after every step; after the last, per layer (`param_group`) and the `worst` tensors by ulps at scale."""
     steps, last = [], None
     for step, ((loss_a, a), (loss_b, b)) in enumerate(zip(run_a, run_b, strict=True), 1):
         total = Diff.merge(diff_named(a, b).values())
@@ -97,4 +102,7 @@ def trajectory_diff(run_a: Iterator[tuple[float, Named]], run_b: Iterator[tuple[
         last = (a, b)
     if last is None:
         raise ValueError("no training steps")
-    return {"steps": steps, "per_layer_at_end": diff_named(*last, group=param_group)}
+    per_tensor = diff_named(*last)
+    ranked = sorted(per_tensor, key=lambda name: -per_tensor[name].ulps_at_scale)
+    return {"steps": steps, "per_layer_at_end": group_diffs(per_tensor, param_group),
+            "worst_at_end": {name: per_tensor[name] for name in ranked[:worst]}}

@@ -24,7 +24,8 @@ def _diffs(named: dict[str, Diff]) -> dict[str, dict]:
 
 
 def _trajectory(t: dict) -> dict:
-    return {"steps": t["steps"], "per_layer_at_end": _diffs(t["per_layer_at_end"])}
+    return {"steps": t["steps"], "per_layer_at_end": _diffs(t["per_layer_at_end"]),
+            "worst_at_end": _diffs(t["worst_at_end"])}
 
 
 def _versions() -> dict[str, str]:
@@ -124,6 +125,9 @@ def to_markdown(report: dict[str, Any]) -> str:
         "Per layer after the last step:", "",
         _table(["layer"] + list(DIFF_HEADERS),
                [[n] + _diff_cells(d) for n, d in cross["training"]["per_layer_at_end"].items()]), "",
+        "The tensors that drifted most, relative to their own magnitude:", "",
+        _table(["tensor"] + list(DIFF_HEADERS),
+               [[n] + _diff_cells(d) for n, d in cross["training"]["worst_at_end"].items()]), "",
         "## Settings (one child process each; forward with all hidden states and attention maps, "
         "copied to the host)", "",
         _table(["setting", "device", "first call s", "median ms", "x default", "two calls bitwise",
