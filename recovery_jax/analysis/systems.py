@@ -23,9 +23,15 @@ Params = Any
 Pair = tuple[int, int]
 
 
+def _stack(*leaves):
+    if all(isinstance(leaf, np.ndarray) for leaf in leaves):  # as load_hf returns them
+        return jnp.asarray(np.stack(leaves))  # one host copy, not one per system plus the stack
+    return jnp.stack(leaves)
+
+
 def stack_params(*params: Params) -> Params:
     """Backbone params of S systems -> one pytree with a leading system axis of size S."""
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *params)
+    return jax.tree.map(_stack, *params)
 
 
 def shares_conv_stack(stacked: Params) -> bool:
@@ -36,17 +42,25 @@ def shares_conv_stack(stacked: Params) -> bool:
 
 def _forward_all(model: Wav2Vec2Model, stacked: Params, audio: jax.Array, sample_lengths: jax.Array,
                  shared_conv: bool, **outputs: bool):
-    conv_features = None
+    # Only the conv stack's params (and setup()'s eagerly created masked_spec_embed) go through it, so
+    # that lax.map slices no encoder weights.
+    conv_keys = ("feature_extractor", "masked_spec_embed")
+
+    def conv_stack(conv_params):
+        return model.apply({"params": conv_params}, audio, sample_lengths, method=Wav2Vec2Model.extract_conv_features)
+
+    # The conv stack is not vmapped: a vmapped conv kernel becomes a grouped conv, which XLA's CPU backend
+    # runs far below its dense speed, and one system at a time also keeps its large temporaries single.
     if shared_conv:
-        first = jax.tree.map(lambda leaf: leaf[0], stacked)
-        conv_features = model.apply({"params": first}, audio, sample_lengths,
-                                    method=Wav2Vec2Model.extract_conv_features)
+        conv_features = conv_stack({k: jax.tree.map(lambda leaf: leaf[0], stacked[k]) for k in conv_keys})
+    else:
+        conv_features = jax.lax.map(conv_stack, {k: stacked[k] for k in conv_keys})
 
-    def forward(params):
+    def forward(params, features):
         return model.apply({"params": params}, audio, sample_lengths, deterministic=True,
-                           conv_features=conv_features, **outputs)
+                           conv_features=features, **outputs)
 
-    return jax.vmap(forward)(stacked)
+    return jax.vmap(forward, (0, None if shared_conv else 0))(stacked, conv_features)
 
 
 # Cached so that repeated corpus calls reuse one jitted function and its compilations.
