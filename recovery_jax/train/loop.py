@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -108,16 +109,14 @@ def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
     Returns the final params (host numpy tree).
     """
     os.makedirs(workdir, exist_ok=True)
-    module = task.make_module(model_config)
-    tx = make_optimizer(config.optim, params, config.total_steps // config.optim.accum_steps)
-    freeze_conv = any(p.startswith("backbone/feature_extractor") for p in config.optim.frozen)
+    tx, train_step = _optimizer_and_step(task, model_config, config.optim.to_json(),
+                                         config.total_steps // config.optim.accum_steps, jax.tree.structure(params))
     mgr = checkpoint.manager(workdir, config.checkpoint_every, config.keep_checkpoints)
     first, host_state = checkpoint.restore_latest(mgr, jax.device_get(create_state(params, tx)))
     first = first or 0
     if first:
         logging.info("resuming %s from step %d", workdir, first)
     state = replicate(host_state)
-    train_step = make_train_step(task.loss, module, tx, freeze_conv)
     rng = replicate(jax.random.PRNGKey(config.seed))
     progress = _Progress(workdir, config.total_steps, first, config.log_every, task.metrics)
     data_iter = _training_batches(data, config, first)
@@ -141,6 +140,22 @@ def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
     return _first_replica(state).params
 
 
+@functools.lru_cache(maxsize=32)
+def _optimizer_and_step(task: Task, model_config: Wav2Vec2Config, optim_json: str, total_updates: int,
+                        params_structure: Any) -> tuple[Any, Any]:
+    """One optimiser and pmapped step per setting, so the study's many same-shaped fits trace and compile once."""
+    optim = ml_collections.ConfigDict(json.loads(optim_json))
+    params_like = jax.tree.unflatten(params_structure, [0] * params_structure.num_leaves)
+    tx = make_optimizer(optim, params_like, total_updates)
+    freeze_conv = any(p.startswith("backbone/feature_extractor") for p in optim.frozen)
+    return tx, make_train_step(task.loss, task.make_module(model_config), tx, freeze_conv)
+
+
+@functools.lru_cache(maxsize=32)
+def _eval_step(task: Task, model_config: Wav2Vec2Config) -> Any:
+    return make_eval_step(task.predict, task.make_module(model_config))
+
+
 def _first_replica(tree: Any) -> Any:
     """Host copy of the first local device's replica, without one slicing op per leaf.
 
@@ -152,7 +167,7 @@ def _first_replica(tree: Any) -> Any:
 def predict(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples, batch_size: int,
             bucket: int) -> dict[str, list[np.ndarray]]:
     """The task's predictions for every example in order, on this process's devices."""
-    step = make_eval_step(task.predict, task.make_module(model_config))
+    step = _eval_step(task, model_config)
     replicated = replicate(params)
     devices = jax.local_device_count()
     batch_size = -(-batch_size // devices) * devices

@@ -7,6 +7,7 @@ gradients over devices gives exactly the gradient of the global mean whatever th
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Optional
 
 import flax.linen as nn
@@ -95,11 +96,14 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
+@functools.lru_cache(maxsize=32)
+def _jitted_init(task: Task, config: Wav2Vec2Config):
+    return jax.jit(task.make_module(config).init)
+
+
 def init_params(task: Task, config: Wav2Vec2Config, rng: jax.Array, pretrained: Optional[dict] = None) -> dict:
     """Random task params; the backbone (and any head of this task) taken from `pretrained` if given."""
-    module = task.make_module(config)
-    audio = jnp.zeros((1, 16000), jnp.float32)
-    params = jax.jit(module.init)(rng, audio)["params"]
+    params = _jitted_init(task, config)(rng, jnp.zeros((1, 16000), jnp.float32))["params"]
     params = jax.tree.map(lambda x: x, params)  # plain mutable dicts
     if pretrained is not None:
         params = dict(params)
