@@ -23,15 +23,20 @@ def main(argv):
     del argv
     import jax
 
+    from launch.logs import quiet_orbax
+    from recovery_jax import compile_cache
     from recovery_jax.train import distributed
 
+    quiet_orbax()
     if _DISTRIBUTED.value:
         distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+    from recovery_jax.train.train import train_and_evaluate  # after initialize: no backend touched before it
+
     logging.info("process %d/%d, %d local / %d global devices", jax.process_index(), jax.process_count(),
                  jax.local_device_count(), jax.device_count())
-    from recovery_jax.train.train import train_and_evaluate
-
-    train_and_evaluate(_CONFIG.value, os.path.abspath(_WORKDIR.value))
+    workdir = os.path.abspath(_WORKDIR.value)
+    compile_cache.enable(os.path.join(workdir, "jax_cache"))  # a resumed run skips its compiles
+    train_and_evaluate(_CONFIG.value, workdir)
 
 
 if __name__ == "__main__":

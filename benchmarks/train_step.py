@@ -1,0 +1,141 @@
+"""SER fine-tuning step on wav2vec2-base, conv encoder frozen: our pmapped step (1 device) vs PyTorch.
+
+    .venv/bin/python -m benchmarks.train_step [--batch 4 --seconds 4 --repeats 5]
+
+Both sides: same random weights and batch, train mode (dropout 0.1), Adam lr 1e-5 after global-norm clipping
+at 1.0, the conv feature encoder frozen (HF `freeze_feature_encoder()`; ours: stop_gradient + optax masking).
+HF's layerdrop and SpecAugment are off: our SER fine-tuning uses neither, and both change the work done.
+Times alternate sides in this process; each side's peak memory is measured alone in a child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+
+import numpy as np
+
+from benchmarks.common import matmul_peak_gflops, median_seconds, peak_rss_mib, run_child
+
+LR, CLIP = 1e-5, 1.0
+
+
+def _jax_step(folder: str, audio: np.ndarray, labels: np.ndarray):
+    import jax
+    import ml_collections
+
+    from recovery_jax.data import batch_iterator
+    from recovery_jax.models import load_hf
+    from recovery_jax.train.optim import make_optimizer
+    from recovery_jax.train.step import create_state, make_train_step, replicate
+    from recovery_jax.train.tasks import get_task, init_params
+
+    task = get_task("ser")
+    config, pretrained = load_hf(folder)
+    params = init_params(task, config, jax.random.PRNGKey(0), pretrained)
+    optim = ml_collections.ConfigDict(dict(lr=LR, b1=0.9, b2=0.999, eps=1e-8, clip_norm=CLIP, accum_steps=1,
+                                           frozen=("backbone/feature_extractor",)))
+    tx = make_optimizer(optim, params, 1000)
+    step = make_train_step(task.loss, task.make_module(config), tx, freeze_conv=True)
+    batch = next(batch_iterator(list(audio), labels, len(audio), num_devices=1, bucket_multiple=audio.shape[1]))
+    batch = {k: v for k, v in batch.items() if k != "index"}
+    holder = [replicate(create_state(params, tx)), replicate(jax.random.PRNGKey(0))]
+
+    def run():
+        holder[0], sums = step(holder[0], batch, holder[1])  # the old state is donated
+        return jax.block_until_ready(sums)
+    return run
+
+
+def _torch_step(folder: str, audio: np.ndarray, labels: np.ndarray):
+    import torch
+    import transformers
+
+    model = transformers.Wav2Vec2ForSequenceClassification.from_pretrained(folder).train()
+    model.freeze_feature_encoder()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trainable, lr=LR)
+    x, y = torch.from_numpy(audio), torch.from_numpy(labels)
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        loss = model(x, labels=y).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, CLIP)
+        opt.step()
+        return loss.item()
+    return run
+
+
+def build(side: str, folder: str, batch: int, samples: int):
+    """A zero-argument train step for one side (its first call compiles / warms up)."""
+    rng = np.random.RandomState(0)
+    audio, labels = rng.randn(batch, samples).astype(np.float32), (np.arange(batch) % 4).astype(np.int64)
+    return (_jax_step if side == "jax" else _torch_step)(folder, audio, labels)
+
+
+def make_checkpoint(folder: str) -> None:
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.Wav2Vec2Config(num_labels=4, layerdrop=0.0, mask_time_prob=0.0)
+    transformers.Wav2Vec2ForSequenceClassification(config).save_pretrained(folder)
+
+
+def step_gflop(samples: int, batch: int) -> float:
+    """About: the layers below the transformer forward only, the 12 layers forward + backward (3x forward).
+
+    (The projection and positional conv do get gradients; they are about 3% of the step.)
+    """
+    from benchmarks.forward import forward_gflop
+    from recovery_jax.models import Wav2Vec2Config
+
+    below = forward_gflop(Wav2Vec2Config(num_hidden_layers=0), samples, batch)
+    return below + 3 * (forward_gflop(Wav2Vec2Config(), samples, batch) - below)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--side", choices=["jax", "torch"], help="child mode: measure one side's memory")
+    parser.add_argument("--folder")
+    args = parser.parse_args()
+    samples = int(args.seconds * 16000)
+
+    if args.side:
+        baseline = peak_rss_mib()
+        run = build(args.side, args.folder, args.batch, samples)
+        run()
+        run()
+        print(json.dumps({"peak_rss_mib": peak_rss_mib(), "before_mib": baseline}))
+        return
+
+    with tempfile.TemporaryDirectory() as folder:
+        make_checkpoint(folder)
+        jax_run, torch_run = build("jax", folder, args.batch, samples), build("torch", folder, args.batch, samples)
+        jax_run()  # compile
+        peak = matmul_peak_gflops()
+        t_jax, t_torch = [], []
+        for _ in range(2):  # alternate sides so a noisy neighbour hits both
+            t_jax.append(median_seconds(jax_run, args.repeats))
+            t_torch.append(median_seconds(torch_run, args.repeats))
+        t_jax, t_torch = min(t_jax), min(t_torch)
+        memory = {side: run_child("benchmarks.train_step", side, [
+            "--folder", folder, "--batch", str(args.batch), "--seconds", str(args.seconds)])
+            for side in ("jax", "torch")}
+    gflop = step_gflop(samples, args.batch)
+    print(f"wav2vec2-base SER train step, conv encoder frozen, batch {args.batch} x {args.seconds:g} s, "
+          f"about {gflop:.0f} GFLOP; matmul peak {peak:.0f} GFLOP/s")
+    for name, t in (("jax", t_jax), ("torch", t_torch)):
+        print(f"  {name:5s} median {t * 1e3:8.1f} ms  {gflop / t:6.1f} GFLOP/s ({100 * gflop / t / peak:4.1f}% "
+              f"of peak)  peak RSS {memory[name]['peak_rss_mib']:.0f} MiB "
+              f"(after imports {memory[name]['before_mib']:.0f} MiB)")
+    print(f"ratio JAX/PyTorch: {t_jax / t_torch:.3f}")
+
+
+if __name__ == "__main__":
+    main()
