@@ -63,8 +63,7 @@ def _committed_steps(workdir):
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, init, uninterrupted):
     command = WORKER + [init[1], str(tmp_path), str(STEPS)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         while not _committed_steps(tmp_path) and proc.poll() is None:
             time.sleep(0.02)
