@@ -1,8 +1,7 @@
-"""Bucketed, fixed-shape batches of variable-length audio for the device passes.
+"""The device passes' view of `data.batch_iterator`: one device, (audio, sample_lengths, weights) tuples.
 
-Each batch is (audio (B, S) float32, sample_lengths (B,) int32, weights (B,) float32). Utterances are
-sorted by length and padded to a multiple of `pad_to` samples, so a corpus compiles to a handful of
-shapes; the last batch is filled with zero-weight rows so that every batch has B rows.
+Clips are grouped by length bucket so a corpus compiles to a handful of shapes; filler rows (weight 0) keep
+every batch at B rows.
 """
 
 from __future__ import annotations
@@ -11,21 +10,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from recovery_jax.data import batch_iterator
+
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def bucketed_batches(waveforms: Sequence[np.ndarray], batch_size: int, pad_to: int = 16000) -> Iterator[Batch]:
-    lengths = np.array([len(w) for w in waveforms])
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
-        index = order[start:start + batch_size]
-        samples = int(-(-lengths[index].max() // pad_to) * pad_to)
-        audio = np.zeros((batch_size, samples), np.float32)
-        sample_lengths = np.zeros(batch_size, np.int32)
-        weights = np.zeros(batch_size, np.float32)
-        for row, i in enumerate(index):
-            audio[row, :lengths[i]] = waveforms[i]
-            sample_lengths[row], weights[row] = lengths[i], 1.0
-        # Filler rows get a full length so the model never sees a zero-length utterance.
-        sample_lengths[len(index):] = samples
-        yield audio, sample_lengths, weights
+    for batch in batch_iterator(waveforms, None, batch_size, num_devices=1, bucket_multiple=pad_to,
+                                group_by_length=True):
+        yield batch["audio"][0], batch["lengths"][0], batch["weights"][0]
