@@ -24,8 +24,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.model = ml_collections.ConfigDict(dict(PRESETS["tiny"]))
     c.corpus = ml_collections.ConfigDict(dict(
-        name="embedded", root=f"data_cache/embedded_{size}", embedded=corpus.get_config(size),
+        name="embedded", root=f"data_cache/study_{size}", embedded=corpus.get_config(size),
         valid_fraction=0.1, seed=0))
+    if quick:  # 2 sessions -> 2 folds: every stage runs, in a couple of minutes
+        c.corpus.embedded.emotion.sessions = 2
+        c.corpus.embedded.emotion.per_speaker = dict(angry=2, happy=2, neutral=2, sad=2)
     # Empty: the study trains its own; set all four (HF folders) to use real checkpoints instead.
     c.checkpoints = ml_collections.ConfigDict(dict(PT="", ASR10="", ASR100="", ASR960=""))
 

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from recovery_jax.analysis.cka import cka_init, cka_result, cka_update, hsic_unbiased, mean_pool
+from recovery_jax.analysis.cka import cka_init, cka_result, cka_update, hsic_unbiased, mean_pool, pooled_cka
 
 
 def numpy_hsic_unbiased(x, y):
@@ -104,3 +104,15 @@ def test_mean_pool_averages_valid_frames_only():
     assert pooled.shape == (3, 2, 2)
     np.testing.assert_allclose(pooled[1, 0], h[0, 1, :2].mean(0))
     np.testing.assert_allclose(pooled[2, 1], h[1, 2].mean(0))
+
+
+def test_pooled_cka_of_cached_embeddings_matches_full_batch_and_refuses_mismatch():
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(1024, 8))
+    xa, xb = layered(rng, 3, 1024, 8, base=base), layered(rng, 2, 1024, 8, base=base @ rng.normal(size=(8, 8)))
+    got = pooled_cka(xa.transpose(1, 0, 2), xb.transpose(1, 0, 2), batch_size=256)
+    expected = np.array([[numpy_cka_full(a, b) for b in xb] for a in xa])
+    assert got.shape == (3, 2)
+    np.testing.assert_allclose(got, expected, atol=0.02)
+    with pytest.raises(ValueError, match="same utterances"):
+        pooled_cka(xa.transpose(1, 0, 2), xb.transpose(1, 0, 2)[:10])

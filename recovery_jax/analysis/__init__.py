@@ -2,7 +2,8 @@
 
 from recovery_jax.analysis.attention import attention_distance_sums, bhattacharyya_rows
 from recovery_jax.analysis.batches import bucketed_batches
-from recovery_jax.analysis.cka import CKAState, cka_init, cka_result, cka_update, hsic_unbiased, mean_pool
+from recovery_jax.analysis.cka import (CKAState, cka_init, cka_result, cka_update, hsic_unbiased, mean_pool,
+                                       pooled_cka)
 from recovery_jax.analysis.cosine import (PAPER_THRESHOLDS, ThresholdAgreement, cosine_distances, histogram_curve,
                                           threshold_agreement)
 from recovery_jax.analysis.decisions import match_percent, mismatch_percent

@@ -102,3 +102,21 @@ def mean_pool(hidden_states: jax.Array, frame_mask: jax.Array) -> jax.Array:
     mask = frame_mask.astype(hidden_states.dtype)
     summed = jnp.einsum("bltd,bt->lbd", hidden_states, mask)
     return summed / jnp.maximum(mask.sum(-1), 1.0)[None, :, None]
+
+
+def pooled_cka(pooled_a: np.ndarray, pooled_b: np.ndarray, batch_size: int = 64, seed: int = 0) -> np.ndarray:
+    """(La, Lb) minibatch CKA of already pooled (N, L, D) utterance vectors (e.g. cached embeddings).
+
+    Utterances are shuffled into minibatches so that none holds a single class or session only.
+    """
+    if len(pooled_a) != len(pooled_b):
+        raise ValueError(f"{len(pooled_a)} vs {len(pooled_b)} utterances: CKA compares the same utterances")
+    order = np.random.default_rng(seed).permutation(len(pooled_a))
+    update = jax.jit(cka_update)
+    state = cka_init(pooled_a.shape[1], pooled_b.shape[1])
+    for start in range(0, len(order), batch_size):
+        rows = np.resize(order[start:start + batch_size], batch_size)  # fixed shape; filler rows weigh 0
+        weights = (np.arange(batch_size) < len(order[start:start + batch_size])).astype(np.float32)
+        state = update(state, jnp.asarray(pooled_a[rows].transpose(1, 0, 2)),
+                       jnp.asarray(pooled_b[rows].transpose(1, 0, 2)), jnp.asarray(weights))
+    return cka_result(state)

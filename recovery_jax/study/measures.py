@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from recovery_jax.analysis import attention_distances, bucketed_batches, layer_cka, stack_params
+from recovery_jax.analysis import attention_distances, bucketed_batches, stack_params
 from recovery_jax.data import Utterance, emotion_index
 from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, fold_embeddings_for,
@@ -102,9 +102,9 @@ def _fold_backbone(system: System, session: int):
     return system.backbones[session if system.per_fold else None]
 
 
-def compare_networks(stages: Stages, reference: System, others: Sequence[System], utts, batch_size: int
-                     ) -> dict[str, Any]:
-    """Eq. 1 distances (L, H) of each other system to `reference`, and layer CKA against it.
+def attention_to_reference(stages: Stages, reference: System, others: Sequence[System], utts, batch_size: int
+                           ) -> dict[str, np.ndarray]:
+    """Eq. 1 distances (L, H) of each other system to `reference`, all systems in one stacked pass.
 
     Per-fold systems are compared fold by fold on that fold's test utterances (the only data neither
     network was tuned on); the corpus mean weights folds by their utterance count.
@@ -113,30 +113,21 @@ def compare_networks(stages: Stages, reference: System, others: Sequence[System]
     _, sessions = labels_and_sessions(utts)
 
     def build(folder: Path) -> None:
-        config = reference.config
-        waveforms = load_waveforms(utts, receptive_field(config))
-        distance = {s.name: 0.0 for s in others}
-        cka = {s.name: 0.0 for s in others}
+        waveforms = load_waveforms(utts, receptive_field(reference.config))
+        pairs = tuple((0, i + 1) for i in range(len(others)))
+        total = 0.0
         for session in sorted(set(sessions.tolist())):
             test = [w for w, s in zip(waveforms, sessions) if s == session]
-            weight = len(test) / len(waveforms)
-            stacked = stack_params(_fold_backbone(reference, session),
-                                   *[_fold_backbone(s, session) for s in others])
-            pairs = tuple((0, i + 1) for i in range(len(others)))
-            d = attention_distances(config, stacked, bucketed_batches(test, batch_size), pairs)
-            for i, s in enumerate(others):
-                distance[s.name] = distance[s.name] + weight * d[i]
-                pair = stack_params(_fold_backbone(reference, session), _fold_backbone(s, session))
-                cka[s.name] = cka[s.name] + weight * layer_cka(config, pair, bucketed_batches(test, batch_size))
-        record = {"attention": {k: np.asarray(v).tolist() for k, v in distance.items()},
-                  "cka": {k: np.asarray(v).tolist() for k, v in cka.items()}}
-        (folder / "compare.json").write_text(json.dumps(record))
+            stacked = stack_params(*[_fold_backbone(s, session) for s in (reference, *others)])
+            distances = attention_distances(reference.config, stacked, bucketed_batches(test, batch_size), pairs)
+            total = total + len(test) / len(waveforms) * distances
+        record = {s.name: np.asarray(total[i]).tolist() for i, s in enumerate(others)}
+        (folder / "attention.json").write_text(json.dumps(record))
 
-    def load(folder: Path) -> dict[str, Any]:
-        record = json.loads((folder / "compare.json").read_text())
-        return {kind: {k: np.array(v) for k, v in values.items()} for kind, values in record.items()}
+    def load(folder: Path) -> dict[str, np.ndarray]:
+        return {k: np.array(v) for k, v in json.loads((folder / "attention.json").read_text()).items()}
 
-    return stages.run(f"compare-{reference.name}", key, build, load)
+    return stages.run(f"attention-{reference.name}", key, build, load)
 
 
 def corpus_key(utts: Sequence[Utterance], extra: Optional[Any] = None) -> str:

@@ -12,11 +12,11 @@ import numpy as np
 from absl import logging
 
 from recovery_jax.analysis import (cosine_distances, mismatch_percent, plot_attention_distances, plot_cka,
-                                   plot_cosine_histograms, threshold_agreement)
+                                   plot_cosine_histograms, pooled_cka, threshold_agreement)
 from recovery_jax.data import loso_folds
 from recovery_jax.data.corpora import CORPORA, asr_corpus, emotion_corpus
 from recovery_jax.study import report, tables
-from recovery_jax.study.measures import (compare_networks, corpus_key, labels_and_sessions, own_fold_view,
+from recovery_jax.study.measures import (attention_to_reference, corpus_key, labels_and_sessions, own_fold_view,
                                          probe_every_layer, probe_handcrafted, probe_system, system_embeddings)
 from recovery_jax.study.stages import Stages, safe_name
 from recovery_jax.study.systems import asr_system, checkpoint_system, pretrained_system, ser_system
@@ -125,12 +125,15 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     plot_cosine_histograms({config.corpus.name: {f"SER vs {n}": d for n, d in distances.items()}},
                            {config.corpus.name: threshold}, results / "figure3.png")
 
-    # Figure 4 and CKA: every ASR(x) and ASR(x)->SER network against SER, fold by fold
+    # Figure 4: every ASR(x) and ASR(x)->SER network against SER, fold by fold
     others = [s for name in asr for s in (asr[name], two_step[f"{name}→SER"])]
-    compared = compare_networks(stages, ser, others, utts, config.analysis.batch_size)
-    plot_attention_distances({f"SER vs {n}": m for n, m in compared["attention"].items()}, results / "figure4.png",
+    attention = attention_to_reference(stages, ser, others, utts, config.analysis.batch_size)
+    plot_attention_distances({f"SER vs {n}": m for n, m in attention.items()}, results / "figure4.png",
                              normalise=config.analysis.normalise_attention)
-    for name, matrix in compared["cka"].items():
+    # CKA (beyond the paper) on the cached pooled states, each utterance seen by its own fold's networks
+    cka = {s.name: pooled_cka(own_fold_view(embeddings["SER"], sessions), own_fold_view(embeddings[s.name], sessions))
+           for s in others}
+    for name, matrix in cka.items():
         plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER", name)
 
     # Layer-wise probing (beyond the paper)
@@ -140,8 +143,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
 
     summary = {
         "table1": probes, "table2": table2_rows, "table3": table3_rows, "threshold": threshold,
-        "attention": {k: v.tolist() for k, v in compared["attention"].items()},
-        "cka": {k: v.tolist() for k, v in compared["cka"].items()}, "layerwise": layerwise,
+        "attention": {k: v.tolist() for k, v in attention.items()},
+        "cka": {k: v.tolist() for k, v in cka.items()}, "layerwise": layerwise,
         "asr": {name: s.info for name, s in asr.items()}, "pt": pt.info,
         "seconds": time.perf_counter() - start,
     }
