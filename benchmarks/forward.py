@@ -8,13 +8,9 @@ side is measured in a child process that runs that side alone.
 
 from __future__ import annotations
 
-import argparse
-import json
-import tempfile
-
 import numpy as np
 
-from benchmarks.common import matmul_peak_gflops, median_seconds, peak_rss_mib, run_child
+from benchmarks.common import side_by_side
 
 
 def forward_gflop(config, samples: int, batch: int) -> float:
@@ -66,45 +62,11 @@ def make_checkpoint(folder: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--side", choices=["jax", "torch"], help="child mode: measure one side's memory")
-    parser.add_argument("--folder")
-    args = parser.parse_args()
-    samples = int(args.seconds * 16000)
-
-    if args.side:
-        baseline = peak_rss_mib()
-        run = build(args.side, args.folder, args.batch, samples)
-        run()
-        run()
-        print(json.dumps({"peak_rss_mib": peak_rss_mib(), "before_mib": baseline}))
-        return
-
     from recovery_jax.models import Wav2Vec2Config
 
-    with tempfile.TemporaryDirectory() as folder:
-        make_checkpoint(folder)
-        jax_run, torch_run = build("jax", folder, args.batch, samples), build("torch", folder, args.batch, samples)
-        jax_run()  # compile
-        peak = matmul_peak_gflops()
-        t_jax = t_torch = float("inf")
-        for _ in range(2):  # alternate sides so a noisy neighbour hits both
-            t_jax = min(t_jax, median_seconds(jax_run, args.repeats))
-            t_torch = min(t_torch, median_seconds(torch_run, args.repeats))
-        memory = {side: run_child("benchmarks.forward", side, [
-            "--folder", folder, "--batch", str(args.batch), "--seconds", str(args.seconds)])
-            for side in ("jax", "torch")}
-    gflop = forward_gflop(Wav2Vec2Config(), samples, args.batch)
-    print(f"wav2vec2-base forward, batch {args.batch} x {args.seconds:g} s, attentions returned, "
-          f"{gflop:.1f} GFLOP; matmul peak {peak:.0f} GFLOP/s")
-    for name, t in (("jax", t_jax), ("torch", t_torch)):
-        print(f"  {name:5s} median {t * 1e3:8.1f} ms  {gflop / t:6.1f} GFLOP/s ({100 * gflop / t / peak:4.1f}% "
-              f"of peak)  peak RSS {memory[name]['peak_rss_mib']:.0f} MiB "
-              f"(after imports {memory[name]['before_mib']:.0f} MiB)")
-    print(f"ratio JAX/PyTorch: {t_jax / t_torch:.3f}")
+    # GFLOP of one 4 s utterance; side_by_side scales it to the requested batch and duration
+    side_by_side("benchmarks.forward", build, make_checkpoint, forward_gflop(Wav2Vec2Config(), 64000, 1),
+                 "wav2vec2-base forward, attentions returned")
 
 
 if __name__ == "__main__":

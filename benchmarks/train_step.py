@@ -10,13 +10,9 @@ Times alternate sides in this process; each side's peak memory is measured alone
 
 from __future__ import annotations
 
-import argparse
-import json
-import tempfile
-
 import numpy as np
 
-from benchmarks.common import matmul_peak_gflops, median_seconds, peak_rss_mib, run_child
+from benchmarks.common import side_by_side
 
 LR, CLIP = 1e-5, 1.0
 
@@ -97,44 +93,8 @@ def step_gflop(samples: int, batch: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--side", choices=["jax", "torch"], help="child mode: measure one side's memory")
-    parser.add_argument("--folder")
-    args = parser.parse_args()
-    samples = int(args.seconds * 16000)
-
-    if args.side:
-        baseline = peak_rss_mib()
-        run = build(args.side, args.folder, args.batch, samples)
-        run()
-        run()
-        print(json.dumps({"peak_rss_mib": peak_rss_mib(), "before_mib": baseline}))
-        return
-
-    with tempfile.TemporaryDirectory() as folder:
-        make_checkpoint(folder)
-        jax_run, torch_run = build("jax", folder, args.batch, samples), build("torch", folder, args.batch, samples)
-        jax_run()  # compile
-        peak = matmul_peak_gflops()
-        t_jax, t_torch = [], []
-        for _ in range(2):  # alternate sides so a noisy neighbour hits both
-            t_jax.append(median_seconds(jax_run, args.repeats))
-            t_torch.append(median_seconds(torch_run, args.repeats))
-        t_jax, t_torch = min(t_jax), min(t_torch)
-        memory = {side: run_child("benchmarks.train_step", side, [
-            "--folder", folder, "--batch", str(args.batch), "--seconds", str(args.seconds)])
-            for side in ("jax", "torch")}
-    gflop = step_gflop(samples, args.batch)
-    print(f"wav2vec2-base SER train step, conv encoder frozen, batch {args.batch} x {args.seconds:g} s, "
-          f"about {gflop:.0f} GFLOP; matmul peak {peak:.0f} GFLOP/s")
-    for name, t in (("jax", t_jax), ("torch", t_torch)):
-        print(f"  {name:5s} median {t * 1e3:8.1f} ms  {gflop / t:6.1f} GFLOP/s ({100 * gflop / t / peak:4.1f}% "
-              f"of peak)  peak RSS {memory[name]['peak_rss_mib']:.0f} MiB "
-              f"(after imports {memory[name]['before_mib']:.0f} MiB)")
-    print(f"ratio JAX/PyTorch: {t_jax / t_torch:.3f}")
+    side_by_side("benchmarks.train_step", build, make_checkpoint, step_gflop(64000, 1),
+                 "wav2vec2-base SER train step, conv encoder frozen")
 
 
 if __name__ == "__main__":
