@@ -34,12 +34,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
     c.pretrain = _fit_section(pretrain.get_config(arg))
     c.ctc = _fit_section(ctc.get_config(arg))
-    c.ctc.update(total_steps=12 if quick else 150, batch_size=8, checkpoint_every=1000)
+    c.ctc.update(total_steps=12 if quick else 150, batch_size=8, checkpoint_every=50)
     c.ctc.optim.update(lr=5e-4, warmup_steps=0 if quick else 30)
     # The paper's SER recipe (Adam, clip 1, seed 1337, frozen conv stack) with a larger learning rate and
     # no accumulation: the tiny networks get minutes, not epochs, to move.
     c.ser = _fit_section(ser.get_config(arg))
-    c.ser.update(total_steps=8 if quick else 60, batch_size=8, checkpoint_every=1000)
+    c.ser.update(total_steps=8 if quick else 60, batch_size=8, checkpoint_every=30)
     c.ser.optim.update(lr=5e-4, accum_steps=1)
 
     c.probe = ml_collections.ConfigDict(dict(cv_folds=3 if quick else 5, boaw_codebook_size=50 if quick else 500))
