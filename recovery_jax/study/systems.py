@@ -61,7 +61,7 @@ def checkpoint_system(name: str, folder: str) -> System:
 def pretrained_system(stages: Stages, model: ml_collections.ConfigDict, settings: ml_collections.ConfigDict,
                       audio_utts: Sequence, corpus_key: str) -> System:
     """PT: self-supervised wav2vec2 pretraining of `model` on unlabelled `audio_utts`."""
-    from recovery_jax.train.pretrain import pretrain
+    from recovery_jax.train.pretrain import final_metrics, pretrain
 
     config = Wav2Vec2Config.from_dict(model.to_dict())
     key = ["PT", model.to_dict(), settings.to_dict(), corpus_key]
@@ -70,9 +70,7 @@ def pretrained_system(stages: Stages, model: ml_collections.ConfigDict, settings
         waveforms = load_waveforms(audio_utts, receptive_field(config))
         params = pretrain(config, waveforms, settings, str(folder))
         save_hf(folder / "hf", config, params)
-        # the last logged metrics (loss, codevector perplexity) describe the PT system
-        last = (folder / "metrics.jsonl").read_text().splitlines()[-1]
-        (folder / "info.json").write_text(last)
+        (folder / "info.json").write_text(json.dumps(final_metrics(str(folder))))
 
     def load(folder: Path) -> System:
         loaded_config, backbone = _load_backbone(folder)
