@@ -62,3 +62,14 @@ def test_gumbel_temperature_decays_per_update_to_its_floor():
     assert gumbel_temperature(p, 0) == p.max_gumbel_temperature
     assert gumbel_temperature(p, 1) == pytest.approx(p.max_gumbel_temperature * p.gumbel_temperature_decay)
     assert gumbel_temperature(p, 10 ** 6) == p.min_gumbel_temperature
+
+
+def test_crop_waveforms_takes_one_seeded_window_per_clip():
+    from recovery_jax.train.pretrain import crop_waveforms
+
+    clips = [np.arange(n, dtype=np.float32) for n in (500, 1000, 3000)]
+    a, b = crop_waveforms(clips, 1000, seed=3), crop_waveforms(clips, 1000, seed=3)
+    assert [len(w) for w in a] == [500, 1000, 1000]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert np.array_equal(a[2], np.arange(a[2][0], a[2][0] + 1000, dtype=np.float32))  # contiguous window
+    assert all(np.array_equal(x, w) for x, w in zip(crop_waveforms(clips, 0, seed=3), clips))
