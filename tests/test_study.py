@@ -88,3 +88,53 @@ def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path):
     assert len(figure4) == 1 + 6 * 6 * 6  # header + 6 pairs x layers x heads of the tiny model
     report = (results / "report.md").read_text()
     assert "Table I" in report and "paper UAR" in report
+
+
+def _iemocap_tree(root: Path, utts) -> Path:
+    """The synthetic clips laid out as an IEMOCAP release (labels in EmoEvaluation, wavs per dialog)."""
+    import shutil
+
+    codes = {"angry": "ang", "happy": "hap", "neutral": "neu", "sad": "sad"}
+    release = root / "IEMOCAP_full_release"
+    for session in sorted({u.session for u in utts}):
+        dialog = f"Ses0{session}F_impro01"
+        lines = []
+        for i, u in enumerate(u for u in utts if u.session == session):
+            utt_id = f"{dialog}_{'FM'[i % 2]}{i:03d}"
+            lines.append(f"[{i}.0 - {i}.5]\t{utt_id}\t{codes[u.emotion]}\t[2.5, 2.5, 2.5]\n")
+            wav = release / f"Session{session}" / "sentences" / "wav" / dialog / f"{utt_id}.wav"
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(u.path, wav)
+        labels = release / f"Session{session}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+        labels.parent.mkdir(parents=True, exist_ok=True)
+        labels.write_text("% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n" + "\n".join(lines))
+    return release
+
+
+@pytest.mark.slow
+def test_real_corpus_path_with_local_checkpoints(tmp_path):
+    """IEMOCAP layout + four HF folders: no pretraining or CTC stage, SER per fold from the checkpoints."""
+    from configs import study_real
+    from recovery_jax.data.corpora import emotion_corpus
+    from recovery_jax.study.study import run_study
+    from tiny_hf import make_hf_model
+
+    quick = _config()
+    release = _iemocap_tree(tmp_path / "iemocap", emotion_corpus(quick.corpus))
+    c = study_real.get_config("iemocap")
+    c.corpus.root = str(release)
+    for i, (name, head) in enumerate((("PT", "ForPreTraining"), ("ASR10", "ForCTC"), ("ASR100", "ForCTC"),
+                                      ("ASR960", "ForCTC"))):
+        make_hf_model("base", head=head, seed=i).save_pretrained(tmp_path / name)
+        c.checkpoints[name] = str(tmp_path / name)
+    c.ser.update(total_steps=4, batch_size=4, checkpoint_every=2, bucket_samples=16000)
+    c.probe.update(cv_folds=3, boaw_codebook_size=20)
+    c.analysis.layerwise = ("PT",)
+    summary = run_study(c, tmp_path / "work")
+    stages = {p.name.rsplit("-", 1)[0] for p in (tmp_path / "work" / "stages").iterdir()}
+    assert not any(s.startswith(("pretrain", "ctc-")) for s in stages)
+    assert {"ser-SER-fold1", "ser-ASR100-to-SER-fold2"} <= stages
+    assert set(summary["table1"]) >= {"PT", "SER", "ASR960→SER", "ComParE_LLDxF"}
+    assert summary["threshold"] == 0.6
+    report = (tmp_path / "work" / "results" / "report.md").read_text()
+    assert "IEMOCAP" in report and str(tmp_path / "PT") in report
