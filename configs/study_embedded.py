@@ -40,8 +40,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # no accumulation: the tiny networks get minutes, not epochs, to move.
     c.ser = _fit_section(ser.get_config(arg))
     c.ser.update(total_steps=8 if quick else 60, batch_size=8, checkpoint_every=30)
-    c.ser.optim.update(lr=5e-4, accum_steps=1)
+    c.ser.optim.update(lr=1e-3, accum_steps=1)
 
+    for section in (c.ctc, c.ser):
+        section.bucket_samples = 8000  # clips are 0.8-2.6 s: half-second buckets waste less padding
     c.probe = ml_collections.ConfigDict(dict(cv_folds=3 if quick else 5, boaw_codebook_size=50 if quick else 500))
     c.analysis = ml_collections.ConfigDict(dict(
         batch_size=8,
