@@ -9,7 +9,6 @@ ASR10/100/960 (CTC fine-tuning on nested 1 : 10 : 100 subsets) before the paper'
 import ml_collections
 
 from configs import corpus, ctc, pretrain, ser
-from recovery_jax.models.presets import PRESETS
 
 
 def _fit_section(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -22,7 +21,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     quick = arg == "quick"
     size = "quick" if quick else "default"
     c = ml_collections.ConfigDict()
-    c.model = ml_collections.ConfigDict(dict(PRESETS["tiny"]))
+    # the tiny architecture with the pretraining objective's settings (configs/pretrain.py says why)
+    c.model = pretrain.get_config(arg).model
     c.corpus = ml_collections.ConfigDict(dict(
         name="embedded", root=f"data_cache/study_{size}", embedded=corpus.get_config(size),
         valid_fraction=0.1, seed=0))
