@@ -39,7 +39,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # The paper's SER recipe (Adam, clip 1, seed 1337, frozen conv stack) with a larger learning rate and
     # no accumulation: the tiny networks get minutes, not epochs, to move.
     c.ser = _fit_section(ser.get_config(arg))
-    c.ser.update(total_steps=8 if quick else 60, batch_size=8, checkpoint_every=30)
+    c.ser.update(total_steps=8 if quick else 150, batch_size=8, checkpoint_every=50)
     c.ser.optim.update(lr=1e-3, accum_steps=1)
 
     for section in (c.ctc, c.ser):
