@@ -125,11 +125,14 @@ def test_real_corpus_path_with_local_checkpoints(tmp_path):
     c.corpus.root = str(release)
     for i, (name, head) in enumerate((("PT", "ForPreTraining"), ("ASR10", "ForCTC"), ("ASR100", "ForCTC"),
                                       ("ASR960", "ForCTC"))):
-        make_hf_model("base", head=head, seed=i).save_pretrained(tmp_path / name)
+        # wav2vec2's own 7-conv stack (320-sample hop): tiny_hf's 3-conv default gives 16x more frames, and
+        # seven stacked systems' T x T attention maps would then take gigabytes
+        make_hf_model("base", head=head, seed=i, conv_dim=(16,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+                      conv_stride=(5, 2, 2, 2, 2, 2, 2)).save_pretrained(tmp_path / name)
         c.checkpoints[name] = str(tmp_path / name)
     c.ser.update(total_steps=4, batch_size=4, checkpoint_every=2, bucket_samples=16000)
     c.probe.update(cv_folds=3, boaw_codebook_size=20)
-    c.analysis.layerwise = ("PT",)
+    c.analysis.update(layerwise=("PT",), batch_size=4)
     summary = run_study(c, tmp_path / "work")
     stages = {p.name.rsplit("-", 1)[0] for p in (tmp_path / "work" / "stages").iterdir()}
     assert not any(s.startswith(("pretrain", "ctc-")) for s in stages)
