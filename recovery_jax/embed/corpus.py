@@ -13,7 +13,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import opensmile
 
-from recovery_jax.data import Utterance, load_audio
+from recovery_jax.data import Utterance
+from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.embed.compare import compare_functionals, compare_llds
 from recovery_jax.embed.extract import Params, all_layers, layer_embeddings, params_digest
 from recovery_jax.embed.store import cached_table, files_digest
@@ -30,21 +31,17 @@ def _meta(utts: Sequence[Utterance], **extra: Any) -> dict[str, Any]:
     return {"audio_sha256": files_digest([u.path for u in utts]), **extra}
 
 
-def _waveforms(utts: Sequence[Utterance], min_samples: int = 400) -> list[np.ndarray]:
-    return [load_audio(u.path, min_samples=min_samples) for u in utts]
-
-
 def functionals_for(utts: Sequence[Utterance], cache_dir: Dir) -> np.ndarray:
     """(N, 6373) ComParE_2016 functionals of `utts`, cached."""
     meta = _meta(utts, features="ComParE_2016 Functionals", opensmile=opensmile.__version__)
     return cached_table(cache_dir, "compare-functionals", _ids(utts), meta,
-                        lambda: compare_functionals(_waveforms(utts)))
+                        lambda: compare_functionals(load_waveforms(utts, 400)))
 
 
 def llds_for(utts: Sequence[Utterance], cache_dir: Dir) -> list[np.ndarray]:
     """Per utterance (T, 130) ComParE_2016 LLDs + deltas, cached."""
     meta = _meta(utts, features="ComParE_2016 LLDs+deltas", opensmile=opensmile.__version__)
-    return cached_table(cache_dir, "compare-llds", _ids(utts), meta, lambda: compare_llds(_waveforms(utts)))
+    return cached_table(cache_dir, "compare-llds", _ids(utts), meta, lambda: compare_llds(load_waveforms(utts, 400)))
 
 
 def embeddings_for(utts: Sequence[Utterance], cache_dir: Dir, name: str, config: Wav2Vec2Config,
@@ -57,7 +54,7 @@ def embeddings_for(utts: Sequence[Utterance], cache_dir: Dir, name: str, config:
     meta = _meta(utts, features="wav2vec2 hidden states, mean over valid frames", layers=layers,
                  config=config.to_dict(), params_sha256=params_digest(params))
     return cached_table(cache_dir, name, _ids(utts), meta, lambda: layer_embeddings(
-        config, params, _waveforms(utts, receptive_field(config)), layers=layers, **batching))
+        config, params, load_waveforms(utts, receptive_field(config)), layers=layers, **batching))
 
 
 def fold_embeddings_for(utts: Sequence[Utterance], cache_dir: Dir, name: str, config: Wav2Vec2Config,
