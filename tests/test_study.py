@@ -1,7 +1,6 @@
 """The study end to end on the quick embedded config; bad flags; kill and resume."""
 
 import json
-import math
 import os
 import signal
 import subprocess

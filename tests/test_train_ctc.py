@@ -1,6 +1,5 @@
 """CTC vocabulary, greedy decoding and error rates."""
 
-import numpy as np
 import pytest
 
 from recovery_jax.train.ctc import CharVocab, edit_distance, error_rate

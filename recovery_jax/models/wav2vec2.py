@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from recovery_jax.models.config import Wav2Vec2Config, feature_lengths
+from recovery_jax.models.config import Wav2Vec2Config, frame_mask as valid_frames
 
 # torch.nn.LayerNorm / GroupNorm default, used by the conv stack whatever config.layer_norm_eps says.
 TORCH_NORM_EPS = 1e-5
@@ -284,8 +284,7 @@ class Wav2Vec2Model(nn.Module):
         num_frames = conv_features.shape[1]
         frame_mask = None
         if sample_lengths is not None:
-            frames = feature_lengths(self.config, sample_lengths)
-            frame_mask = jnp.arange(num_frames)[None, :] < frames[:, None]
+            frame_mask = valid_frames(self.config, sample_lengths, num_frames)
         hidden, extract_features = self.feature_projection(conv_features, deterministic)
         if mask_time_indices is not None:
             hidden = jnp.where(mask_time_indices[:, :, None], self.masked_spec_embed, hidden)
