@@ -85,3 +85,25 @@ def test_fused_cka_matches_pytorch_hidden_states(tmp_path):
     np.testing.assert_allclose(np.diag(layer_cka(config, same, batches)), 1.0, atol=1e-4)
     with pytest.raises(ValueError, match="2 stacked systems"):
         layer_cka(config, jax.tree.map(lambda leaf: leaf.repeat(2, 0), stacked), batches)
+
+
+def test_distance_pass_holds_one_layers_maps_not_all_layers():
+    """XLA's buffer plan for a long utterance: well under the size of every layer's maps."""
+    import jax.numpy as jnp
+
+    from recovery_jax.analysis.systems import make_attention_distance_fn
+    from recovery_jax.models import Wav2Vec2Model
+    from recovery_jax.models.presets import preset
+
+    config = preset("tiny", num_hidden_layers=8)
+    params = Wav2Vec2Model(config).init(jax.random.key(0), jnp.zeros((1, 16000)))["params"]
+    stacked = jax.tree.map(lambda a: jax.ShapeDtypeStruct((3,) + a.shape, a.dtype), params)
+    samples = 30 * 16000
+    fn = make_attention_distance_fn(config, ((0, 1), (0, 2)))
+    plan = fn.lower(stacked, jax.ShapeDtypeStruct((1, samples), jnp.float32),
+                    jax.ShapeDtypeStruct((1,), jnp.int32), jax.ShapeDtypeStruct((1,), jnp.float32)
+                    ).compile().memory_analysis()
+    frames = (samples - 400) // 320 + 1
+    one_layer_maps = 3 * config.num_attention_heads * frames ** 2 * 4  # bytes, all 3 systems
+    # scores, softmax and the pairs' overlaps of one layer; holding every layer's maps would be >= 8 layers' worth.
+    assert plan.temp_size_in_bytes < 4 * one_layer_maps < config.num_hidden_layers * one_layer_maps

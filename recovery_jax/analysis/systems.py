@@ -1,14 +1,15 @@
 """Several wav2vec2 systems run side by side on one batch, their outputs reduced on the device.
 
 The systems' backbone params are stacked on a leading axis and the forward is `vmap`ped over it inside
-one jit, so the (S, B, L, H, T, T) attention maps and (S, B, L+1, T, D) hidden states live only inside
-XLA: what comes back per batch is an (L, H) distance sum per compared pair, or CKA running sums.
+one jit, so the attention maps and hidden states live only inside XLA: what comes back per batch is an
+(L, H) distance sum per compared pair, or CKA running sums. The encoder layers are applied one at a time
+(all systems together), so that each layer's maps are reduced before the next layer's are made.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,7 @@ from recovery_jax.analysis.attention import attention_distance_sums
 from recovery_jax.analysis.batches import Batch
 from recovery_jax.analysis.cka import CKAState, cka_init, cka_result, cka_update, mean_pool
 from recovery_jax.models import Wav2Vec2Config, Wav2Vec2Model
+from recovery_jax.models.wav2vec2 import EncoderLayer
 
 Params = Any
 Pair = tuple[int, int]
@@ -40,8 +42,9 @@ def shares_conv_stack(stacked: Params) -> bool:
     return all(bool(jnp.all(leaf == leaf[:1])) for leaf in jax.tree.leaves(stacked["feature_extractor"]))
 
 
-def _forward_all(model: Wav2Vec2Model, stacked: Params, audio: jax.Array, sample_lengths: jax.Array,
-                 shared_conv: bool, **outputs: bool):
+def _encoder_inputs(model: Wav2Vec2Model, stacked: Params, audio: jax.Array, sample_lengths: jax.Array,
+                    shared_conv: bool) -> tuple[jax.Array, jax.Array]:
+    """((S, B, T, H) first-layer input of every stacked system, (B, T) frame mask)."""
     # Only the conv stack's params (and setup()'s eagerly created masked_spec_embed) go through it, so
     # that lax.map slices no encoder weights.
     conv_keys = ("feature_extractor", "masked_spec_embed")
@@ -56,11 +59,27 @@ def _forward_all(model: Wav2Vec2Model, stacked: Params, audio: jax.Array, sample
     else:
         conv_features = jax.lax.map(conv_stack, {k: stacked[k] for k in conv_keys})
 
-    def forward(params, features):
-        return model.apply({"params": params}, audio, sample_lengths, deterministic=True,
-                           conv_features=features, **outputs)
+    def embed(params, features):
+        return model.apply({"params": params}, audio, sample_lengths, conv_features=features,
+                           method=Wav2Vec2Model.encoder_input)
 
-    return jax.vmap(forward, (0, None if shared_conv else 0))(stacked, conv_features)
+    hidden, frame_masks = jax.vmap(embed, (0, None if shared_conv else 0))(stacked, conv_features)
+    return hidden, frame_masks[0]
+
+
+def _layer_outputs(config: Wav2Vec2Config, stacked: Params, hidden: jax.Array, frame_mask: jax.Array
+                   ) -> Iterator[tuple[jax.Array, jax.Array]]:
+    """Each encoder layer's ((S, B, T, H) output, (S, B, heads, T, T) maps), one layer at a time, so that a
+    caller reducing them holds one layer's maps, not all L (7 systems x 144 maps of a 30 s utterance are
+    ~20 GB)."""
+    layer = EncoderLayer(config)
+
+    def apply(params, x):
+        return layer.apply({"params": params}, x, frame_mask, True)
+
+    for i in range(config.num_hidden_layers):
+        hidden, maps = jax.vmap(apply)(stacked["encoder"][f"layers_{i}"], hidden)
+        yield hidden, maps
 
 
 # Cached so that repeated corpus calls reuse one jitted function and its compilations.
@@ -72,16 +91,18 @@ def make_attention_distance_fn(config: Wav2Vec2Config, pairs: tuple[Pair, ...] =
 
     For each pair (i, j) of system indices: the sum over the batch's weighted utterances of the
     per-utterance mean row Bhattacharyya distance between systems i and j (Eq. 1), and how many
-    utterances that sum holds.
+    utterances that sum holds. Each layer's maps are reduced as soon as they are made.
     """
     model = Wav2Vec2Model(config, groupnorm_over_padding=groupnorm_over_padding)
 
     @jax.jit
     def distance_sums(stacked, audio, sample_lengths, weights):
-        out = _forward_all(model, stacked, audio, sample_lengths, shared_conv, output_attentions=True)
-        mask = out.frame_mask[0]
-        results = [attention_distance_sums(out.attentions[i], out.attentions[j], mask, weights) for i, j in pairs]
-        return jnp.stack([sums for sums, _ in results]), results[0][1]
+        hidden, mask = _encoder_inputs(model, stacked, audio, sample_lengths, shared_conv)
+        per_layer = []
+        for _, maps in _layer_outputs(config, stacked, hidden, mask):
+            results = [attention_distance_sums(maps[i][:, None], maps[j][:, None], mask, weights) for i, j in pairs]
+            per_layer.append(jnp.concatenate([sums for sums, _ in results]))  # (P, H)
+        return jnp.stack(per_layer, axis=1), results[0][1]
 
     return distance_sums
 
@@ -95,11 +116,13 @@ def make_cka_update_fn(config: Wav2Vec2Config, *, shared_conv: bool = False, gro
     the batch is one CKA minibatch (see `cka.py`; batches with < 4 real utterances are skipped).
     """
     model = Wav2Vec2Model(config, groupnorm_over_padding=groupnorm_over_padding)
+    pool = jax.vmap(mean_pool, (0, None))  # over systems
 
     @jax.jit
     def update(state, stacked, audio, sample_lengths, weights):
-        out = _forward_all(model, stacked, audio, sample_lengths, shared_conv, output_hidden_states=True)
-        pooled = jax.vmap(mean_pool, (0, None))(out.hidden_states, out.frame_mask[0])
+        hidden, mask = _encoder_inputs(model, stacked, audio, sample_lengths, shared_conv)
+        layers = [hidden] + [h for h, _ in _layer_outputs(config, stacked, hidden, mask)]
+        pooled = pool(jnp.stack(layers, axis=2), mask)  # (S, L + 1, B, H)
         return cka_update(state, pooled[0], pooled[1], weights)
 
     return update

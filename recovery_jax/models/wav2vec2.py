@@ -231,24 +231,32 @@ class EncoderLayer(nn.Module):
 class Encoder(nn.Module):
     config: Wav2Vec2Config
 
-    @nn.compact
-    def __call__(self, x: jax.Array, frame_mask: Optional[jax.Array], deterministic: bool
-                 ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def setup(self):
         cfg = self.config
+        self.pos_conv_embed = PositionalConvEmbedding(cfg)
+        self.layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps)
+        self.dropout = nn.Dropout(cfg.hidden_dropout)
+        self.layers = [EncoderLayer(cfg) for _ in range(cfg.num_hidden_layers)]
+
+    def embed(self, x: jax.Array, frame_mask: Optional[jax.Array], deterministic: bool) -> jax.Array:
+        """The first layer's input: padding zeroed, positional conv added, normalised (post-LN variant)."""
         if frame_mask is not None:
             x = jnp.where(frame_mask[:, :, None], x, 0.0)
-        x = x + PositionalConvEmbedding(cfg, name="pos_conv_embed")(x)
-        layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm")
-        if not cfg.do_stable_layer_norm:
-            x = layer_norm(x)
-        x = nn.Dropout(cfg.hidden_dropout)(x, deterministic=deterministic)
+        x = x + self.pos_conv_embed(x)
+        if not self.config.do_stable_layer_norm:
+            x = self.layer_norm(x)
+        return self.dropout(x, deterministic=deterministic)
+
+    def __call__(self, x: jax.Array, frame_mask: Optional[jax.Array], deterministic: bool
+                 ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        x = self.embed(x, frame_mask, deterministic)
         hidden_states, attentions = [x], []
-        for i in range(cfg.num_hidden_layers):
-            x, probs = EncoderLayer(cfg, name=f"layers_{i}")(x, frame_mask, deterministic)
+        for layer in self.layers:
+            x, probs = layer(x, frame_mask, deterministic)
             hidden_states.append(x)
             attentions.append(probs)
-        if cfg.do_stable_layer_norm:
-            x = layer_norm(x)
+        if self.config.do_stable_layer_norm:
+            x = self.layer_norm(x)
         return x, jnp.stack(hidden_states, axis=1), jnp.stack(attentions, axis=1)
 
 
@@ -271,6 +279,16 @@ class Wav2Vec2Model(nn.Module):
         """(B, T, C) output of the conv stack, before the projection."""
         return self.feature_extractor(audio, sample_lengths)
 
+    def _projected(self, audio: jax.Array, sample_lengths: Optional[jax.Array], deterministic: bool,
+                   conv_features: Optional[jax.Array]) -> tuple[jax.Array, jax.Array, Optional[jax.Array]]:
+        if conv_features is None:
+            conv_features = self.extract_conv_features(audio, sample_lengths)
+        frame_mask = None
+        if sample_lengths is not None:
+            frame_mask = valid_frames(self.config, sample_lengths, conv_features.shape[1])
+        hidden, extract_features = self.feature_projection(conv_features, deterministic)
+        return hidden, extract_features, frame_mask
+
     def __call__(self, audio: jax.Array, sample_lengths: Optional[jax.Array] = None, *,
                  mask_time_indices: Optional[jax.Array] = None, output_hidden_states: bool = False,
                  output_attentions: bool = False, deterministic: bool = True,
@@ -279,13 +297,7 @@ class Wav2Vec2Model(nn.Module):
 
         `conv_features` skips the conv stack (the frozen encoder's output, computed once upstream).
         """
-        if conv_features is None:
-            conv_features = self.extract_conv_features(audio, sample_lengths)
-        num_frames = conv_features.shape[1]
-        frame_mask = None
-        if sample_lengths is not None:
-            frame_mask = valid_frames(self.config, sample_lengths, num_frames)
-        hidden, extract_features = self.feature_projection(conv_features, deterministic)
+        hidden, extract_features, frame_mask = self._projected(audio, sample_lengths, deterministic, conv_features)
         if mask_time_indices is not None:
             hidden = jnp.where(mask_time_indices[:, :, None], self.masked_spec_embed, hidden)
         last, hidden_states, attentions = self.encoder(hidden, frame_mask, deterministic)
@@ -295,3 +307,13 @@ class Wav2Vec2Model(nn.Module):
             last_hidden_state=last, extract_features=extract_features, frame_mask=frame_mask,
             hidden_states=hidden_states if output_hidden_states else None,
             attentions=attentions if output_attentions else None)
+
+    def encoder_input(self, audio: jax.Array, sample_lengths: jax.Array, *,
+                      conv_features: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+        """(the first encoder layer's input (B, T, H), (B, T) frame mask), deterministic.
+
+        For callers that run the layers one by one (`encoder/layers_i` params applied to an `EncoderLayer`)
+        to reduce each layer's output before the next is made.
+        """
+        hidden, _, frame_mask = self._projected(audio, sample_lengths, True, conv_features)
+        return self.encoder.embed(hidden, frame_mask, True), frame_mask
