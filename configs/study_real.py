@@ -26,6 +26,7 @@ def get_config(arg: str = "iemocap") -> ml_collections.ConfigDict:
     c.probe.update(cv_folds=5, boaw_codebook_size=500)
     c.analysis.cosine_threshold = PAPER_THRESHOLDS["MSP-IMPROV" if arg == "msp_improv" else "IEMOCAP"]
     c.analysis.layerwise = ("PT", "ASR10", "ASR100", "ASR960")
-    # the attention pass holds every stacked system's (L, H, T, T) maps: one long utterance at a time
+    # the attention pass holds one layer's (H, T, T) maps per system and utterance, three times over (scores,
+    # softmax, overlaps): ~2 GB for the 7 systems and a 30 s utterance, so one utterance at a time
     c.analysis.batch_size = 1
     return c
