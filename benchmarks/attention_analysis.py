@@ -67,16 +67,41 @@ def corpus(args) -> list[np.ndarray]:
 class Ours:
     def __init__(self, folder: str, args):
         from recovery_jax.analysis.batches import bucketed_batches
-        from recovery_jax.analysis.systems import attention_distances, make_attention_distance_fn, stack_params
-        from recovery_jax.models import load_hf
+        from recovery_jax.analysis.systems import attention_distances, load_stacked
 
-        self.config = load_hf(os.path.join(folder, "sys0"))[0]
-        # Stacked as they load, so the host copies are dropped: only the stacked tree stays alive.
-        self.stacked = stack_params(*[load_hf(os.path.join(folder, f"sys{k}"))[1]["backbone"] for k in (0, 1)])
+        self.config, self.stacked = load_stacked([os.path.join(folder, f"sys{k}") for k in (0, 1)])
         self.batches = list(bucketed_batches(corpus(args), args.batch_size, pad_to=16000))
         self.attention_distances = attention_distances
-        self.plan = lambda: make_attention_distance_fn(self.config).lower(
-            self.stacked, *self.batches[0]).compile().memory_analysis()
+
+    def plan(self):
+        """XLA's memory plan of our pass on one batch."""
+        from recovery_jax.analysis.systems import make_attention_distance_fn, shares_conv_stack
+
+        fn = make_attention_distance_fn(self.config, shared_conv=shares_conv_stack(self.stacked))
+        return fn.lower(self.stacked, *self.batches[0]).compile().memory_analysis()
+
+    def flops(self) -> tuple[float, float]:
+        """(ours, the obvious path's) FLOPs per batch, from XLA's cost analysis of one system's functions.
+
+        Counted per system, as the cost analysis counts a loop body (our `lax.map` over systems) once. The
+        obvious path runs two full forwards; ours runs what the maps need (XLA drops the last layer's values,
+        output projection and feed-forward) and the conv stack once when the systems share it.
+        """
+        import jax
+
+        from recovery_jax.analysis.systems import shares_conv_stack
+        from recovery_jax.models import Wav2Vec2Model
+
+        model, (audio, lengths, _) = Wav2Vec2Model(self.config), self.batches[0]
+        one = jax.tree.map(lambda leaf: leaf[0], self.stacked)
+
+        def cost(fn):
+            return jax.jit(fn).lower(one).compile().cost_analysis()["flops"]
+
+        full = cost(lambda p: model.apply({"params": p}, audio, lengths, output_attentions=True))
+        maps = cost(lambda p: model.apply({"params": p}, audio, lengths, output_attentions=True).attentions)
+        conv = cost(lambda p: model.apply({"params": p}, audio, lengths, method=Wav2Vec2Model.extract_conv_features))
+        return 2 * maps - (conv if shares_conv_stack(self.stacked) else 0.0), 2 * full
 
     def __call__(self) -> np.ndarray:
         return self.attention_distances(self.config, self.stacked, self.batches)[0]
@@ -167,7 +192,7 @@ def main() -> None:
             for name, side in (("torch", reference), ("ours", ours)):
                 seconds, results[name] = timed(side)
                 best[name] = min(best[name], seconds)
-        plan = ours.plan()
+        plan, (flops, obvious_flops), batches = ours.plan(), ours.flops(), len(ours.batches)
         memory = {name: measure_memory(name, folder, args) for name in SIDES}
 
     print(f"{args.utterances} utterances x {args.seconds:g} s, 2 systems"
@@ -185,6 +210,10 @@ def main() -> None:
               f"{m['rss_before_mib']:.0f} MiB, so it adds {m['peak_rss_mib'] - m['rss_before_mib']:.0f} MiB; "
               f"peak while loading {m['load_peak_mib']:.0f} MiB)")
     print(f"peak RSS ratio torch / ours: {memory['torch']['peak_rss_mib'] / memory['ours']['peak_rss_mib']:.2f}x")
+    print(f"FLOPs per batch (XLA cost analysis): ours {flops / 1e9:.0f} G, the obvious path's two full forwards "
+          f"{obvious_flops / 1e9:.0f} G, so at equal FLOP rates the speed-up would be {obvious_flops / flops:.2f}x; "
+          f"rates here: ours {flops * batches / best['ours'] / 1e9:.0f} GFLOP/s, torch "
+          f"{obvious_flops * batches / best['torch'] / 1e9:.0f} GFLOP/s (its numpy loop included)")
     if plan is not None:
         print(f"XLA plan per batch: temporaries {plan.temp_size_in_bytes / 2**20:.0f} MiB, "
               f"arguments {plan.argument_size_in_bytes / 2**20:.0f} MiB, outputs {plan.output_size_in_bytes} B")

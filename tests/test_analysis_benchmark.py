@@ -15,3 +15,4 @@ def test_attention_benchmark_quick_run_agrees_with_torch():
     assert float(re.search(r"max \|ours - torch\| distance: (\S+)", out).group(1)) < 1e-6
     assert re.search(r"speed-up torch / ours: [\d.]+x", out)
     assert re.search(r"peak RSS ratio torch / ours: [\d.]+x", out)
+    assert re.search(r"at equal FLOP rates the speed-up would be [\d.]+x", out)

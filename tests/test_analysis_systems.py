@@ -107,3 +107,25 @@ def test_distance_pass_holds_one_layers_maps_not_all_layers():
     one_layer_maps = 3 * config.num_attention_heads * frames ** 2 * 4  # bytes, all 3 systems
     # scores, softmax and the pairs' overlaps of one layer; holding every layer's maps would be >= 8 layers' worth.
     assert plan.temp_size_in_bytes < 4 * one_layer_maps < config.num_hidden_layers * one_layer_maps
+
+
+def test_load_stacked_equals_stacking_loaded_backbones_and_drops_heads(tmp_path):
+    from recovery_jax.analysis.systems import load_stacked
+
+    _, config, expected = checkpoints(tmp_path, "base")
+    make_hf_model("base", head="ForSequenceClassification", seed=1).save_pretrained(tmp_path / "ser")
+    _, with_head = load_stacked([tmp_path / "sys0", tmp_path / "ser"])
+    assert set(with_head) == set(expected)  # no classifier/projector: backbones only
+    loaded_config, stacked = load_stacked([tmp_path / "sys0", tmp_path / "sys1"])
+    assert loaded_config == config
+    jax.tree.map(np.testing.assert_array_equal, stacked, expected)
+
+
+def test_load_stacked_refuses_systems_of_different_architectures(tmp_path):
+    from recovery_jax.analysis.systems import load_stacked
+    from recovery_jax.models import CheckpointError
+
+    make_hf_model("base").save_pretrained(tmp_path / "base")
+    make_hf_model("large").save_pretrained(tmp_path / "large")
+    with pytest.raises(CheckpointError, match=r"large.*feat_extract_norm"):
+        load_stacked([tmp_path / "base", tmp_path / "large"])

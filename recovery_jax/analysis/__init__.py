@@ -8,5 +8,5 @@ from recovery_jax.analysis.cosine import (PAPER_THRESHOLDS, ThresholdAgreement, 
                                           threshold_agreement)
 from recovery_jax.analysis.decisions import match_percent, mismatch_percent
 from recovery_jax.analysis.figures import plot_attention_distances, plot_cka, plot_cosine_histograms
-from recovery_jax.analysis.systems import (attention_distances, layer_cka, make_attention_distance_fn,
+from recovery_jax.analysis.systems import (attention_distances, layer_cka, load_stacked, make_attention_distance_fn,
                                            make_cka_update_fn, shares_conv_stack, stack_params)

@@ -9,16 +9,19 @@ one jit, so the attention maps and hidden states live only inside XLA: what come
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 from recovery_jax.analysis.attention import attention_distance_sums
 from recovery_jax.analysis.batches import Batch
 from recovery_jax.analysis.cka import CKAState, cka_init, cka_result, cka_update, mean_pool
-from recovery_jax.models import Wav2Vec2Config, Wav2Vec2Model
+from recovery_jax.models import CheckpointError, Wav2Vec2Config, Wav2Vec2Model, load_hf
+from recovery_jax.models.config import backbone_differences
 from recovery_jax.models.wav2vec2 import EncoderLayer
 
 Params = Any
@@ -34,6 +37,26 @@ def _stack(*leaves):
 def stack_params(*params: Params) -> Params:
     """Backbone params of S systems -> one pytree with a leading system axis of size S."""
     return jax.tree.map(_stack, *params)
+
+
+def load_stacked(folders: Sequence[str | os.PathLike]) -> tuple[Wav2Vec2Config, Params]:
+    """(config, stacked backbones) of HF checkpoint folders, ready for `attention_distances`/`layer_cka`.
+
+    Stacked leaf by leaf, each host copy released once its stacked leaf is on the device: the peak is the
+    checkpoints on the host plus one leaf, not host and device copies of every system.
+    """
+    config, flat = None, []
+    for folder in folders:
+        loaded, params = load_hf(folder)
+        differences = backbone_differences(config, loaded) if config else []
+        if differences:
+            raise CheckpointError(f"{folder}: backbone config differs from {folders[0]}'s in {differences}; "
+                                  f"stacked systems must share one architecture")
+        config = config or loaded
+        flat.append(traverse_util.flatten_dict(params.pop("backbone")))
+        del params  # the heads
+    stacked = {path: _stack(*[leaves.pop(path) for leaves in flat]) for path in list(flat[0])}
+    return config, traverse_util.unflatten_dict(stacked)
 
 
 def shares_conv_stack(stacked: Params) -> bool:

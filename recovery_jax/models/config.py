@@ -9,11 +9,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-_ARCH_FIELDS = (
+# What decides the backbone's deterministic output (not dropout, masking, heads or pretraining).
+_BACKBONE_FIELDS = (
     "model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
     "hidden_act", "layer_norm_eps", "feat_extract_norm", "feat_extract_activation", "conv_dim",
     "conv_stride", "conv_kernel", "conv_bias", "num_conv_pos_embeddings",
     "num_conv_pos_embedding_groups", "do_stable_layer_norm", "feat_proj_layer_norm",
+)
+_ARCH_FIELDS = _BACKBONE_FIELDS + (
     "hidden_dropout", "activation_dropout", "attention_dropout", "feat_proj_dropout",
     "final_dropout", "layerdrop", "mask_time_prob", "mask_feature_prob", "mask_time_length", "mask_time_min_masks",
     "vocab_size", "pad_token_id", "classifier_proj_size", "num_labels",
@@ -113,6 +116,11 @@ class Wav2Vec2Config:
                 return cls.from_dict(json.load(f))
             except (json.JSONDecodeError, TypeError, ValueError) as e:
                 raise ValueError(f"{path}: not a valid wav2vec2 config.json ({e})") from e
+
+
+def backbone_differences(a: Wav2Vec2Config, b: Wav2Vec2Config) -> list[str]:
+    """Names of the fields in which two configs' backbones compute differently (empty: interchangeable)."""
+    return [name for name in _BACKBONE_FIELDS if getattr(a, name) != getattr(b, name)]
 
 
 def feature_lengths(config: Wav2Vec2Config, sample_lengths: Any) -> Any:
