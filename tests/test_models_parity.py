@@ -117,3 +117,26 @@ def test_full_size_base_config_matches_hf(tmp_path):
         np.testing.assert_allclose(ours.hidden_states[:, i], h.numpy(), atol=TOL, rtol=0)
     for i, a in enumerate(ref.attentions):
         np.testing.assert_allclose(ours.attentions[:, i], a.numpy(), atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("kernel_size,groups", [(16, 4), (15, 3), (128, 16)])
+def test_positional_conv_kernel_gradient_equals_autodiff_of_the_grouped_conv(kernel_size, groups):
+    """The hand-written kernel gradient (tap matmuls) against XLA's own derivative of the same conv."""
+    import jax
+
+    from recovery_jax.models.wav2vec2 import _grouped_conv, grouped_conv_same
+
+    rng = np.random.RandomState(0)
+    channels = 12 * groups
+    x = jnp.asarray(rng.randn(2, 37, channels).astype(np.float32))
+    kernel = jnp.asarray(rng.randn(kernel_size, channels // groups, channels).astype(np.float32) * 0.1)
+    target = jnp.asarray(rng.randn(*_grouped_conv(x, kernel, groups).shape).astype(np.float32))
+
+    def loss(conv):
+        return lambda x, kernel: jnp.sum(jnp.tanh(conv(x, kernel, groups)) * target)
+
+    ours = jax.grad(loss(grouped_conv_same), (0, 1))(x, kernel)
+    reference = jax.grad(loss(_grouped_conv), (0, 1))(x, kernel)
+    np.testing.assert_allclose(loss(grouped_conv_same)(x, kernel), loss(_grouped_conv)(x, kernel), rtol=0, atol=0)
+    for got, want in zip(ours, reference):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * float(jnp.abs(want).max()))
