@@ -94,7 +94,7 @@ def _layer_outputs(config: Wav2Vec2Config, stacked: Params, hidden: jax.Array, f
                    ) -> Iterator[tuple[jax.Array, jax.Array]]:
     """Each encoder layer's ((S, B, T, H) output, (S, B, heads, T, T) maps), one layer at a time, so that a
     caller reducing them holds one layer's maps, not all L (7 systems x 144 maps of a 30 s utterance are
-    ~20 GB)."""
+    ~9 GB)."""
     layer = EncoderLayer(config)
 
     def apply(params, x):
