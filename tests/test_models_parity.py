@@ -113,8 +113,10 @@ def test_full_size_base_config_matches_hf(tmp_path):
     audio = random_audio(1, 32000)
     ref = run_hf(model, audio)
     _, ours = run_ours(tmp_path, audio)
+    # 12 layers of 768/3072-wide float32 sums: GEMM kernels that block differently (AVX2 vs AVX-512 machines)
+    # move a few hidden values of magnitude ~0.5 by 1.0-1.05e-5, so the bound there is 1e-5 + 1e-5 |x|.
     for i, h in enumerate(ref.hidden_states):
-        np.testing.assert_allclose(ours.hidden_states[:, i], h.numpy(), atol=TOL, rtol=0)
+        np.testing.assert_allclose(ours.hidden_states[:, i], h.numpy(), atol=TOL, rtol=TOL)
     for i, a in enumerate(ref.attentions):
         np.testing.assert_allclose(ours.attentions[:, i], a.numpy(), atol=TOL, rtol=0)
 
