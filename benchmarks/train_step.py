@@ -23,8 +23,7 @@ def _jax_step(folder: str, audio: np.ndarray, labels: np.ndarray):
 
     from recovery_jax.data import batch_iterator
     from recovery_jax.models import load_hf
-    from recovery_jax.train.optim import make_optimizer
-    from recovery_jax.train.step import create_state, make_train_step, replicate
+    from recovery_jax.train.loop import single_run
     from recovery_jax.train.tasks import get_task, init_params
 
     task = get_task("ser")
@@ -32,14 +31,13 @@ def _jax_step(folder: str, audio: np.ndarray, labels: np.ndarray):
     params = init_params(task, config, jax.random.PRNGKey(0), pretrained)
     optim = ml_collections.ConfigDict(dict(lr=LR, b1=0.9, b2=0.999, eps=1e-8, clip_norm=CLIP, accum_steps=1,
                                            frozen=("backbone/feature_extractor",)))
-    tx = make_optimizer(optim, params, 1000)
-    step = make_train_step(task.loss, task.make_module(config), tx, freeze_conv=True)
     batch = next(batch_iterator(list(audio), labels, len(audio), num_devices=1, bucket_multiple=audio.shape[1]))
     batch = {k: v for k, v in batch.items() if k != "index"}
-    holder = [replicate(create_state(params, tx)), replicate(jax.random.PRNGKey(0))]
+    state, step, _ = single_run(task, config, optim, 1000, params, 0)
+    holder = [state]
 
     def run():
-        holder[0], sums = step(holder[0], batch, holder[1])  # the old state is donated
+        holder[0], sums = step(holder[0], batch)  # the old state is donated
         return jax.block_until_ready(sums)
     return run
 

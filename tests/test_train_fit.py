@@ -9,10 +9,8 @@ import jax
 import numpy as np
 import pytest
 
-from recovery_jax.train.loop import NonFiniteLossError, fit, predict
-from recovery_jax.train import checkpoint
+from recovery_jax.train.loop import NonFiniteLossError, fit, predict, restore_runs
 from recovery_jax.train.optim import make_optimizer
-from recovery_jax.train.step import create_state
 from recovery_jax.train.tasks import get_task, init_params
 from train_helpers import MICRO, tone_examples, train_config
 
@@ -78,10 +76,7 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match=r"at step (\d+)") as err:
         fit(SER, MICRO, _init(), data, train_config(16), str(tmp_path))
     bad_step = int(err.value.args[0].split("at step ")[1].split()[0])
-    config = train_config(16)
-    tx = make_optimizer(config.optim, _init(), config.total_steps)
-    mgr = checkpoint.manager(str(tmp_path), config.checkpoint_every, config.keep_checkpoints)
-    step, state = checkpoint.restore_latest(mgr, jax.device_get(create_state(_init(), tx)))
+    step, (params,) = restore_runs(SER, MICRO, [_init()], train_config(16), str(tmp_path))
     assert step is None or step < bad_step
     if step is not None:
-        assert all(np.isfinite(x).all() for x in _leaves(state.params))
+        assert all(np.isfinite(x).all() for x in _leaves(params))

@@ -18,7 +18,7 @@ from recovery_jax.train.tasks import get_task, init_params
 from train_helpers import MICRO, tone_examples, train_config
 
 STEPS = 20  # checkpoints every 4 (train_config), so a kill after the first one leaves most of the run
-WORKER = [sys.executable, str(Path(__file__).with_name("train_helpers.py"))]
+WORKER = [sys.executable, str(Path(__file__).with_name("train_helpers.py")), "fit"]
 
 
 @pytest.fixture(scope="module")

@@ -64,8 +64,41 @@ def fit_worker(init: str, workdir: str, total_steps: int, distributed: tuple = (
     np.savez(os.path.join(workdir, f"params.{jax.process_index()}.npz"), *jax.tree.leaves(trained))
 
 
-if __name__ == "__main__":  # python tests/train_helpers.py INIT WORKDIR STEPS [COORDINATOR NUM_PROCESSES PROCESS_ID]
+MANY_SEEDS = (3, 5, 7, 9)  # four runs: two folds' data x two seeds
+
+
+def many_runs_data() -> list[Examples]:
+    """Four runs' training sets of different sizes (12 and 20 clips), as LOSO folds differ."""
+    return [tone_examples(12, seed=1), tone_examples(12, seed=1), tone_examples(20, seed=2), tone_examples(20, seed=2)]
+
+
+def many_worker(init: str, workdir: str, total_steps: int, placement: str, distributed: tuple = ()) -> None:
+    """One process of the many-runs subprocess tests: `fit_many` of four runs from the params in `init` (all
+    runs share them), then writes every run's final params as `runs.<process>.npz`."""
+    import flax.serialization
+    import jax
+
+    from recovery_jax.train import distributed as dist
+    from recovery_jax.train.loop import fit_many
+    from recovery_jax.train.tasks import get_task
+
+    if distributed:
+        dist.initialize(distributed[0], int(distributed[1]), int(distributed[2]))
+    with open(init, "rb") as f:
+        params = flax.serialization.msgpack_restore(f.read())
+    config = train_config(total_steps)
+    config.run_placement = placement
+    trained = fit_many(get_task("ser"), MICRO, [params] * 4, many_runs_data(), config, workdir, seeds=MANY_SEEDS)
+    np.savez(os.path.join(workdir, f"runs.{jax.process_index()}.npz"), *jax.tree.leaves(trained))
+
+
+if __name__ == "__main__":
+    # python tests/train_helpers.py fit INIT WORKDIR STEPS [COORDINATOR NUM_PROCESSES PROCESS_ID]
+    # python tests/train_helpers.py many INIT WORKDIR STEPS PLACEMENT [COORDINATOR NUM_PROCESSES PROCESS_ID]
     from recovery_jax import compile_cache
 
     compile_cache.enable(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".jax_cache"))
-    fit_worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), tuple(sys.argv[4:]))
+    if sys.argv[1] == "many":
+        many_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], tuple(sys.argv[6:]))
+    else:
+        fit_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), tuple(sys.argv[5:]))

@@ -14,8 +14,7 @@ from recovery_jax.determinism.compare import forward_named
 from recovery_jax.determinism.inputs import Batch, train_overrides
 from recovery_jax.models import Wav2Vec2Model, load_hf
 from recovery_jax.models.hf_io import state_dict_from_params
-from recovery_jax.train.optim import make_optimizer
-from recovery_jax.train.step import create_state, make_train_step, replicate, unreplicate
+from recovery_jax.train.loop import single_run
 from recovery_jax.train.tasks import get_task
 
 NAME = "jax"
@@ -60,11 +59,8 @@ def train(folder: str, batches: Sequence[Batch], optim: ml_collections.ConfigDic
         raise ValueError(f"{folder} has no SER head ({task.head_keys}): PyTorch would initialise it otherwise; "
                          "use inputs.prepare_checkpoint")
     config = dataclasses.replace(config, **train_overrides(dropout))
-    tx = make_optimizer(optim, params, len(batches))
-    step = make_train_step(task.loss, task.make_module(config), tx, freeze_conv=True)
-    state, rng = replicate(create_state(params, tx)), replicate(jax.random.PRNGKey(seed))
+    state, step, params_of = single_run(task, config, optim, len(batches), params, seed)
     for batch in batches:
-        state, sums = step(state, _device_batch(batch, jax.local_device_count()), rng)
-        sums = jax.device_get(unreplicate(sums))
-        yield (float(sums["loss_sum"] / sums["weight"]),
-               state_dict_from_params(config, jax.device_get(unreplicate(state.params))))
+        state, sums = step(state, _device_batch(batch, jax.local_device_count()))
+        sums = jax.device_get(jax.tree.map(lambda x: x[0, 0], sums))
+        yield float(sums["loss_sum"] / sums["weight"]), state_dict_from_params(config, params_of(state))

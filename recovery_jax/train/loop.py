@@ -1,4 +1,4 @@
-"""The fine-tuning loop: batches -> pmapped steps -> checkpoints, resumable and NaN-guarded."""
+"""The fine-tuning loop: R runs' batches -> one pmapped, run-vmapped step -> checkpoints; resumable, NaN-guarded."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import functools
 import json
 import os
 import time
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
@@ -18,7 +19,9 @@ from recovery_jax.data import batch_iterator
 from recovery_jax.models import Wav2Vec2Config
 from recovery_jax.train import checkpoint
 from recovery_jax.train.optim import make_optimizer
-from recovery_jax.train.step import create_state, make_eval_step, make_train_step, replicate
+from recovery_jax.train.runs import Layout, split_shared, stack, unstack
+from recovery_jax.train.step import (TrainState, create_state, make_eval_step, make_train_step, merge_params,
+                                     replicate)
 from recovery_jax.train.tasks import Task
 
 
@@ -49,10 +52,10 @@ def _with_targets(batch: dict, targets: Sequence[np.ndarray], multiple: int = 32
 
 
 def batches(data: Examples, batch_size: int, bucket: int, shuffle: bool, seed: int,
-            drop_remainder: bool) -> Iterator[dict]:
-    """Global batches (all devices of all processes), cut to this process's devices."""
-    devices, local = jax.device_count(), jax.local_device_count()
-    start = jax.process_index() * local
+            drop_remainder: bool, split: bool = True) -> Iterator[dict]:
+    """Global batches cut to this process's devices (`split`), or whole batches with a leading axis of 1."""
+    devices, local = (jax.device_count(), jax.local_device_count()) if split else (1, 1)
+    start = jax.process_index() * local if split else 0
     for batch in batch_iterator(data.waveforms, data.labels, batch_size, num_devices=devices,
                                 bucket_multiple=bucket, shuffle=shuffle, seed=seed,
                                 drop_remainder=drop_remainder, group_by_length=shuffle):
@@ -61,107 +64,216 @@ def batches(data: Examples, batch_size: int, bucket: int, shuffle: bool, seed: i
         yield {k: v[start:start + local] for k, v in batch.items()}
 
 
-def _training_batches(data: Examples, config: ml_collections.ConfigDict, first_step: int) -> Iterator[dict]:
-    """Endless epochs, each shuffled from (seed, epoch), positioned at `first_step` for exact resume."""
+def _training_batches(data: Examples, config: ml_collections.ConfigDict, seed: int, first_step: int,
+                      split: bool) -> Iterator[dict]:
+    """Endless epochs, each shuffled from (seed, epoch), positioned at `first_step` for exact resume.
+
+    A run's epochs follow its own data size: a smaller training set is cycled more often, never re-weighted.
+    """
     drop = len(data) >= config.batch_size
     per_epoch = len(data) // config.batch_size if drop else 1
     epoch, skip = divmod(first_step, per_epoch)
     while True:
         for i, batch in enumerate(batches(data, config.batch_size, config.bucket_samples, True,
-                                          config.seed * 100003 + epoch, drop)):
+                                          seed * 100003 + epoch, drop, split)):
             if i >= skip:
                 yield batch
         epoch, skip = epoch + 1, 0
 
 
+def _pad_last(x: np.ndarray, width: int) -> np.ndarray:
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, width - x.shape[-1])])
+
+
+def _joint_batch(per_run: Sequence[dict], layout: Layout) -> dict:
+    """All runs' batches of one step in one padded shape (the widest run's bucket), laid out on the devices."""
+    audio = max(b["audio"].shape[-1] for b in per_run)
+    padded = [{**b, "audio": _pad_last(b["audio"], audio)} for b in per_run]
+    if "targets" in per_run[0]:
+        targets = max(b["targets"].shape[-1] for b in per_run)
+        padded = [{**b, "targets": _pad_last(b["targets"], targets)} for b in padded]
+    if layout.data_parallel:  # (local devices, rows, ...) each -> (local devices, runs, rows, ...)
+        return {k: np.stack([b[k] for b in padded], axis=1) for k in padded[0]}
+    slots = layout.local_runs()  # whole batches (1, rows, ...) -> (local devices, runs per device, rows, ...)
+    return {k: np.stack([padded[r][k][0] for r in slots.reshape(-1)]).reshape(slots.shape + padded[0][k].shape[1:])
+            for k in padded[0]}
+
+
 class _Progress:
-    """Logs steps/s, loss and ETA; appends metrics as JSON lines to the workdir."""
+    """Logs steps/s, loss and ETA; appends each run's metrics as JSON lines to the workdir."""
 
-    def __init__(self, workdir: str, total: int, first: int, every: int, metrics=None):
-        self.path, self.total, self.every = os.path.join(workdir, "metrics.jsonl"), total, every
-        self.metrics = metrics
-        self.start, self.first, self.sums = time.perf_counter(), first, {}
+    def __init__(self, workdir: str, names: Sequence[str], total: int, first: int, metrics=None):
+        self.path, self.names, self.total, self.metrics = os.path.join(workdir, "metrics.jsonl"), names, total, metrics
+        self.start, self.first = time.perf_counter(), first
 
-    def update(self, step: int, sums: dict) -> None:
-        for k, v in sums.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v)
-        if step % self.every and step != self.total:
-            return
+    def log(self, step: int, sums: dict[str, np.ndarray], steps: int) -> None:
+        """`sums`: each metric summed over the `steps` steps since the last log, one value per run."""
         rate = (step - self.first) / max(time.perf_counter() - self.start, 1e-9)
-        record = {"step": step, "loss": self.sums["loss_sum"] / max(self.sums["weight"], 1.0),
-                  "steps_per_s": rate, "eta_s": (self.total - step) / max(rate, 1e-9)}
-        if "correct" in self.sums:
-            record["accuracy"] = self.sums["correct"] / max(self.sums["weight"], 1.0)
-        if self.metrics is not None:
-            record.update(self.metrics(self.sums))
-        logging.info("step %d/%d loss %.4f  %.2f steps/s  ETA %.0f s", step, self.total, record["loss"],
-                     rate, record["eta_s"])
+        records = []
+        for r, name in enumerate(self.names):
+            run = {k: float(v[r]) for k, v in sums.items()}
+            record = {"step": step, "run": name, "loss": run["loss_sum"] / max(run["weight"], 1.0),
+                      "grad_norm": run["grad_norm"] / steps,
+                      "steps_per_s": rate, "eta_s": (self.total - step) / max(rate, 1e-9)}
+            if "correct" in run:
+                record["accuracy"] = run["correct"] / max(run["weight"], 1.0)
+            if self.metrics is not None:
+                record.update(self.metrics(run))
+            records.append(record)
+        losses = [r["loss"] for r in records]
+        logging.info("step %d/%d loss %.4f%s  %.2f steps/s  ETA %.0f s", step, self.total, np.mean(losses),
+                     f" (mean of {len(losses)} runs, {min(losses):.4f}-{max(losses):.4f})" if len(losses) > 1 else "",
+                     rate, records[0]["eta_s"])
         if jax.process_index() == 0:
             with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-        self.sums = {}
+                f.writelines(json.dumps(r) + "\n" for r in records)
+
+
+# Metric sums are added up on the devices, so no step waits for the host.
+_accumulate = jax.pmap(lambda total, sums: jax.tree.map(jnp.add, total, sums))
+
+
+def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], data: Sequence[Examples],
+             config: ml_collections.ConfigDict, workdir: str, seeds: Optional[Sequence[int]] = None,
+             names: Optional[Sequence[str]] = None) -> list[Any]:
+    """Trains R runs as one program: run r starts from `params[r]`, trains on `data[r]` with seed `seeds[r]`
+    (dropout stream and shuffling; default `config.seed` for all) for `config.total_steps` micro-batches, with
+    one task, model and optimiser setting for all. Resumes from `workdir` if it holds a checkpoint (one orbax
+    checkpoint holds all runs). `config.run_placement` ("data" or "runs") places runs on devices (runs.py).
+
+    Frozen leaves (`config.optim.frozen`) equal in every run go in once; the frozen conv stack then runs as one
+    conv over all runs' rows. Returns each run's final params (host numpy trees).
+    """
+    runs = len(params)
+    seeds = list(seeds) if seeds is not None else [config.seed] * runs
+    names = list(names) if names is not None else [f"run{r}" for r in range(runs)]
+    if not (len(data) == len(seeds) == len(names) == runs):
+        raise ValueError(f"fit_many: {runs} params, {len(data)} data sets, {len(seeds)} seeds, {len(names)} names")
+    layout = Layout(runs, config.get("run_placement", "data"))
+    os.makedirs(workdir, exist_ok=True)
+    shared, own, tx, train_step = _program(task, model_config, config.optim, config.total_steps, params,
+                                           layout.data_parallel)
+    mgr = checkpoint.manager(workdir, config.checkpoint_every, config.keep_checkpoints)
+    first, host_state = checkpoint.restore_latest(mgr, jax.device_get(create_state(stack(own), tx)))
+    first = first or 0
+    if first:
+        logging.info("resuming %s from step %d", workdir, first)
+    state = _state_to_devices(host_state, layout)
+    shared_on_devices = replicate(shared)
+    rngs = layout.to_devices(np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds]))
+    run_configs = [_with_seed(config, s) for s in seeds]
+    streams = [_training_batches(d, config, s, first, layout.data_parallel) for d, s in zip(data, seeds)]
+    progress = _Progress(workdir, names, config.total_steps, first, task.metrics)
+    sums, logged = None, first
+    for step in range(first + 1, config.total_steps + 1):
+        per_run = [next(stream) for stream in streams]
+        if task.prepare_batch is not None:
+            per_run = [task.prepare_batch(b, step, model_config, c) for b, c in zip(per_run, run_configs)]
+        state, step_sums = train_step(state, _joint_batch(per_run, layout), rngs, shared_on_devices)
+        sums = step_sums if sums is None else _accumulate(sums, step_sums)
+        last = step == config.total_steps
+        if step % config.log_every == 0 or last:
+            _raise_if_nonfinite(state, layout, names, mgr, workdir)
+            progress.log(step, layout.to_host(sums), step - logged)
+            logged = step
+            sums = None
+        if last or mgr.should_save(step):  # the host copy of a base model's state costs as much as a step
+            _raise_if_nonfinite(state, layout, names, mgr, workdir)
+            checkpoint.save(mgr, step, _state_to_host(state, layout), force=last)
+    mgr.wait_until_finished()
+    mgr.close()
+    return [merge_params(shared, p) for p in unstack(layout.to_host(state.params), runs)]
 
 
 def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
         config: ml_collections.ConfigDict, workdir: str) -> Any:
-    """Trains `config.total_steps` micro-batches (resuming from `workdir` if it holds a checkpoint).
+    """One fine-tune (`fit_many` with one run, seed `config.seed`). Returns the final params (host numpy tree)."""
+    return fit_many(task, model_config, [params], [data], config, workdir)[0]
 
-    Returns the final params (host numpy tree).
-    """
-    os.makedirs(workdir, exist_ok=True)
-    tx, train_step = _optimizer_and_step(task, model_config, config.optim.to_json(),
-                                         config.total_steps // config.optim.accum_steps, jax.tree.structure(params))
+
+def restore_runs(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], config: ml_collections.ConfigDict,
+                 workdir: str) -> tuple[Optional[int], list[Any]]:
+    """(step, each run's params) of the newest checkpoint a `fit_many` job with these arguments left in
+    `workdir`; (None, `params`) when there is none."""
+    shared, own, tx, _ = _program(task, model_config, config.optim, config.total_steps, params, True)
     mgr = checkpoint.manager(workdir, config.checkpoint_every, config.keep_checkpoints)
-    first, host_state = checkpoint.restore_latest(mgr, jax.device_get(create_state(params, tx)))
-    first = first or 0
-    if first:
-        logging.info("resuming %s from step %d", workdir, first)
-    state = replicate(host_state)
-    rng = replicate(jax.random.PRNGKey(config.seed))
-    progress = _Progress(workdir, config.total_steps, first, config.log_every, task.metrics)
-    data_iter = _training_batches(data, config, first)
-    for step in range(first + 1, config.total_steps + 1):
-        batch = next(data_iter)
-        if task.prepare_batch is not None:
-            batch = task.prepare_batch(batch, step, model_config, config)
-        state, sums = train_step(state, batch, rng)
-        sums = _first_replica(sums)
-        loss = sums["loss_sum"] / max(sums["weight"], 1.0)
-        if not (np.isfinite(loss) and np.isfinite(sums["grad_norm"])):
-            raise NonFiniteLossError(
-                f"non-finite loss {loss} / grad norm {sums['grad_norm']} at step {step} in {workdir}; "
-                f"the last good checkpoint is step {mgr.latest_step()}")
-        progress.update(step, sums)
-        last = step == config.total_steps
-        if last or mgr.should_save(step):  # the host copy of a base model's state costs as much as a step
-            checkpoint.save(mgr, step, _first_replica(state), force=last)
-    mgr.wait_until_finished()
+    step, state = checkpoint.restore_latest(mgr, jax.device_get(create_state(stack(own), tx)))
     mgr.close()
-    return _first_replica(state).params
+    return step, [merge_params(shared, p) for p in unstack(state.params, len(params))]
+
+
+def _with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+    run = ml_collections.ConfigDict(config.to_dict())
+    run.seed = seed
+    return run
+
+
+def _state_to_devices(host: TrainState, layout: Layout) -> TrainState:
+    return TrainState(step=replicate(np.asarray(host.step)), params=layout.to_devices(host.params),
+                      opt_state=layout.to_devices(host.opt_state),
+                      nonfinite_step=layout.to_devices(host.nonfinite_step))
+
+
+def _state_to_host(state: TrainState, layout: Layout) -> TrainState:
+    return TrainState(step=np.array(state.step.addressable_data(0)).reshape(()),
+                      params=layout.to_host(state.params), opt_state=layout.to_host(state.opt_state),
+                      nonfinite_step=layout.to_host(state.nonfinite_step))
+
+
+def _raise_if_nonfinite(state: TrainState, layout: Layout, names: Sequence[str], mgr, workdir: str) -> None:
+    """Stops the job at the first run whose loss or gradient went non-finite, before anything is saved."""
+    bad = layout.to_host(state.nonfinite_step)
+    if bad.any():
+        run = int(np.argmin(np.where(bad > 0, bad, np.iinfo(bad.dtype).max)))
+        raise NonFiniteLossError(
+            f"non-finite loss or gradient in run {names[run]!r} at step {int(bad[run])} in {workdir}; "
+            f"the last good checkpoint is step {mgr.latest_step()}")
+
+
+def _program(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.ConfigDict, total_steps: int,
+             params: Sequence[Any], data_parallel: bool) -> tuple[dict, list[Any], Any, Any]:
+    """(shared params, each run's own params, optimiser, pmapped step) for these runs."""
+    shared, own = split_shared(params, optim.frozen)
+    freeze_conv = any(p.startswith("backbone/feature_extractor") for p in optim.frozen)
+    shared_conv = freeze_conv and "feature_extractor" in shared.get("backbone", {}) and \
+        "feature_extractor" not in own[0].get("backbone", {})
+    tx, train_step = _optimizer_and_step(task, model_config, optim.to_json(), total_steps // optim.get("accum_steps", 1),
+                                         jax.tree.structure(own[0]), data_parallel, shared_conv)
+    return shared, own, tx, train_step
+
+
+def single_run(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.ConfigDict, total_steps: int,
+               params: Any, seed: int) -> tuple[TrainState, Callable, Callable]:
+    """The step `fit` runs, for callers that drive one run themselves (benchmarks, determinism reports):
+    (device state, step(state, batch) -> (state, sums), params_of(state) -> host params). Batches are plain
+    (devices, rows, ...); the run axis is added here."""
+    shared, own, tx, train_step = _program(task, model_config, optim, total_steps, [params], True)
+    state = replicate(create_state(stack(own), tx))
+    rngs, shared_on_devices = replicate(np.asarray(jax.random.PRNGKey(seed))[None]), replicate(shared)
+
+    def step(state: TrainState, batch: dict) -> tuple[TrainState, Any]:
+        return train_step(state, {k: v[:, None] for k, v in batch.items()}, rngs, shared_on_devices)
+
+    def params_of(state: TrainState) -> Any:
+        return merge_params(shared, jax.device_get(jax.tree.map(lambda x: x[0, 0], state.params)))
+    return state, step, params_of
 
 
 @functools.lru_cache(maxsize=32)
 def _optimizer_and_step(task: Task, model_config: Wav2Vec2Config, optim_json: str, total_updates: int,
-                        params_structure: Any) -> tuple[Any, Any]:
+                        params_structure: Any, data_parallel: bool, shared_conv: bool) -> tuple[Any, Any]:
     """One optimiser and pmapped step per setting, so the study's many same-shaped fits trace and compile once."""
     optim = ml_collections.ConfigDict(json.loads(optim_json))
     params_like = jax.tree.unflatten(params_structure, [0] * params_structure.num_leaves)
     tx = make_optimizer(optim, params_like, total_updates)
     freeze_conv = any(p.startswith("backbone/feature_extractor") for p in optim.frozen)
-    return tx, make_train_step(task.loss, task.make_module(model_config), tx, freeze_conv)
+    return tx, make_train_step(task.loss, task.make_module(model_config), tx, freeze_conv, data_parallel,
+                               shared_conv)
 
 
 @functools.lru_cache(maxsize=32)
 def _eval_step(task: Task, model_config: Wav2Vec2Config) -> Any:
     return make_eval_step(task.predict, task.make_module(model_config))
-
-
-def _first_replica(tree: Any) -> Any:
-    """Host copy of the first local device's replica, without one slicing op per leaf.
-
-    A copy, not a zero-copy view: the next step donates these buffers while orbax may still be writing.
-    """
-    return jax.tree.map(lambda x: np.array(x.addressable_data(0)).reshape(x.shape[1:]), tree)
 
 
 def predict(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples, batch_size: int,

@@ -17,6 +17,7 @@ import optax
 
 from recovery_jax.models import (Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2ForSequenceClassification,
                                  feature_lengths)
+from recovery_jax.models.wav2vec2 import FeatureEncoder
 from recovery_jax.train import pretrain_task
 
 Batch = dict[str, jax.Array]
@@ -26,10 +27,21 @@ def _conv_features(module: nn.Module, audio: jax.Array, lengths: jax.Array) -> j
     return module.backbone.extract_conv_features(audio, lengths)
 
 
+def frozen_conv_features(module: nn.Module, params: Any, batch: Batch) -> jax.Array:
+    """The frozen conv stack (`params["backbone"]["feature_extractor"]`) over a batch of any leading shape,
+    as one conv over all its rows, no gradient: (..., frames, channels)."""
+    audio, lengths = batch["audio"], batch["lengths"]
+    encoder = FeatureEncoder(module.config, module.groupnorm_over_padding)
+    conv = encoder.apply({"params": params["backbone"]["feature_extractor"]}, audio.reshape(-1, audio.shape[-1]),
+                         lengths.reshape(-1))
+    return jax.lax.stop_gradient(conv.reshape(audio.shape[:-1] + conv.shape[1:]))
+
+
 def forward(module: nn.Module, params: Any, batch: Batch, rng: Optional[jax.Array], freeze_conv: bool):
-    """(head output, backbone output). With `freeze_conv` no gradient flows into the conv stack."""
-    conv = None
-    if freeze_conv:
+    """(head output, backbone output). With `freeze_conv` no gradient flows into the conv stack; a batch's
+    "conv_features" (the frozen stack's output, computed upstream) skips it."""
+    conv = batch.get("conv_features")
+    if conv is None and freeze_conv:
         conv = jax.lax.stop_gradient(module.apply({"params": params}, batch["audio"], batch["lengths"],
                                                   method=_conv_features))
     train = rng is not None
