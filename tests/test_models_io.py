@@ -144,9 +144,11 @@ def test_bin_nested_entry_is_one_error_naming_key_and_file(tmp_path, value, kind
 
 @pytest.mark.parametrize("edit, message", [
     (lambda c: [], r"config\.json: expected a JSON object of config fields, found array"),
-    (lambda c: {**c, "hidden_size": "48"}, r"config\.json: field 'hidden_size': expected an integer, found string '48'"),
+    (lambda c: {**c, "hidden_size": "48"},
+     r"config\.json: field 'hidden_size': expected an integer, found string '48'"),
     (lambda c: {**c, "conv_dim": [16, 16.5, 16]}, r"config\.json: field 'conv_dim': expected a list of integers"),
-    (lambda c: {**c, "do_stable_layer_norm": "false"}, r"field 'do_stable_layer_norm': expected a boolean, found string"),
+    (lambda c: {**c, "do_stable_layer_norm": "false"},
+     r"field 'do_stable_layer_norm': expected a boolean, found string"),
     (lambda c: {**c, "layer_norm_eps": None, "num_hidden_layers": True},
      r"field 'num_hidden_layers': expected an integer, found boolean True"),
 ])
