@@ -9,6 +9,7 @@ import ml_collections
 
 from configs import corpus, ser
 from recovery_jax.determinism.settings import SETTINGS
+from recovery_jax.data.cache import user_cache_dir
 from recovery_jax.models.presets import PRESETS
 
 # Two layers of width 32 on wav2vec2-base's conv geometry: compiles and trains in seconds.
@@ -23,7 +24,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.random_model = dict(MICRO if quick else PRESETS["tiny"])  # used only when checkpoint is empty
     c.num_labels = 4
     c.seed = 1337
-    c.corpus = ml_collections.ConfigDict(dict(name="embedded", root="data_cache/embedded_quick",
+    c.corpus = ml_collections.ConfigDict(dict(name="embedded", root=user_cache_dir("embedded_quick"),
                                               embedded=corpus.get_config("quick")))
     c.batch_size = 4
     c.clip_samples = 8000 if quick else 16000

@@ -19,6 +19,7 @@ for all 300 steps and the probe is worse than random init):
 import ml_collections
 
 from configs import corpus
+from recovery_jax.data.cache import user_cache_dir
 from recovery_jax.models.presets import PRESETS
 
 
@@ -32,7 +33,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.model.diversity_loss_weight = 0.005  # see the module doc
     c.corpus = ml_collections.ConfigDict(dict(
         name="embedded",
-        root="data_cache/embedded_quick" if quick else "data_cache/embedded",
+        root=user_cache_dir("embedded_quick" if quick else "embedded"),
         embedded=corpus.get_config("quick" if quick else "default")))
     c.pretrain = ml_collections.ConfigDict(dict(
         mask_time_prob=0.4, mask_time_length=4, crop_samples=16000,

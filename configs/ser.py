@@ -2,12 +2,13 @@
 
     python -m launch.train --config configs/ser.py --workdir /tmp/ser \
         --config.init=/path/to/hf_folder --config.corpus.test_session=1
-    --config configs/ser.py:quick   # seconds, for tests
+    --config configs/ser.py:quick   # a tiny model, 16 steps: for tests (about a minute, mostly compiling)
 """
 
 import ml_collections
 
 from configs import corpus
+from recovery_jax.data.cache import user_cache_dir
 from recovery_jax.models.presets import PRESETS
 
 
@@ -20,7 +21,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict(dict(PRESETS["tiny"]))
     c.corpus = ml_collections.ConfigDict(dict(
         name="embedded",  # embedded | iemocap | msp_improv
-        root="data_cache/embedded_quick" if quick else "data_cache/embedded",
+        root=user_cache_dir("embedded_quick" if quick else "embedded"),  # shared by runs
         embedded=corpus.get_config("quick" if quick else "default"),
         test_session=1, valid_fraction=0.1, seed=0))
     c.batch_size = 4

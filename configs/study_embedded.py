@@ -9,6 +9,7 @@ ASR10/100/960 (CTC fine-tuning on nested 1 : 10 : 100 subsets) before the paper'
 import ml_collections
 
 from configs import corpus, ctc, pretrain, ser
+from recovery_jax.data.cache import user_cache_dir
 
 
 def _fit_section(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -24,7 +25,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # the tiny architecture with the pretraining objective's settings (configs/pretrain.py says why)
     c.model = pretrain.get_config(arg).model
     c.corpus = ml_collections.ConfigDict(dict(
-        name="embedded", root=f"data_cache/study_{size}", embedded=corpus.get_config(size),
+        name="embedded", root=user_cache_dir(f"study_{size}"), embedded=corpus.get_config(size),
         valid_fraction=0.1, seed=0))
     if quick:  # 2 sessions -> 2 folds: every stage runs, in a couple of minutes
         c.corpus.embedded.emotion.sessions = 2

@@ -67,6 +67,19 @@ def test_iemocap_missing_wavs_are_reported_or_skipped(tmp_path):
         "Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses02M_script01_1_F000"]
 
 
+def test_iemocap_reads_only_dialog_label_files_and_names_the_others(tmp_path, caplog):
+    labels = _iemocap(tmp_path) / "IEMOCAP_full_release" / "Session1" / "dialog" / "EmoEvaluation"
+    stray = "[1.0 - 2.0]\tSes01F_impro01_F009\tang\t[1, 2, 3]\n"  # label-shaped, but no utterance of the release
+    others = ["._Ses01F_impro01.txt", "notes.txt", "Ses02M_script01_1.txt"]  # fork, note, another session's name
+    for name in others:
+        (labels / name).write_text(stray)
+    with caplog.at_level("WARNING"):
+        utts = read_iemocap(tmp_path)
+    assert [u.utt_id for u in utts] == [
+        "Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses01F_impro01_M003", "Ses02M_script01_1_F000"]
+    assert "skipped 3 file(s)" in caplog.text and all(str(labels / name) in caplog.text for name in others)
+
+
 def test_iemocap_wrong_root_says_what_it_looked_for(tmp_path):
     with pytest.raises(FileNotFoundError, match="EmoEvaluation"):
         read_iemocap(tmp_path)
@@ -105,8 +118,9 @@ def _msp(root: Path, label_name="Evaluation.txt", missing=()) -> Path:
 def test_msp_improv_consensus_labels_only(tmp_path, label_name):
     utts = read_msp_improv(_msp(tmp_path, label_name))
     assert [(u.utt_id, u.emotion, u.speaker, u.session) for u in utts] == [
-        ("S01A-F01-P-FM01", "angry", "F01", 1), ("S01A-M01-R-FM01", "happy", "M01", 1),
-        ("S05S-M06-P-MF06", "sad", "M06", 6), ("S04N-F03-P-FM03", "neutral", "F03", 3)]
+        ("MSP-IMPROV-S01A-F01-P-FM01", "angry", "F01", 1), ("MSP-IMPROV-S01A-M01-R-FM01", "happy", "M01", 1),
+        ("MSP-IMPROV-S05S-M06-P-MF06", "sad", "M06", 6), ("MSP-IMPROV-S04N-F03-P-FM03", "neutral", "F03", 3)]
+    assert all(Path(u.path).stem == u.utt_id for u in utts)  # the release's own id: joins with other tools
     assert utts[0].path.endswith("Audio/session1/S01A/P/MSP-IMPROV-S01A-F01-P-FM01.wav")
     assert all(u.duration == pytest.approx(0.25) for u in utts)
 
@@ -117,4 +131,5 @@ def test_msp_improv_missing_wavs_are_reported_or_skipped(tmp_path):
         read_msp_improv(tmp_path)
     assert sorted(Path(p).name for p in info.value.paths) == [
         "MSP-IMPROV-S01A-F01-P-FM01.wav", "MSP-IMPROV-S05S-M06-P-MF06.wav"]
-    assert [u.utt_id for u in read_msp_improv(tmp_path, skip_missing=True)] == ["S01A-M01-R-FM01", "S04N-F03-P-FM03"]
+    assert [u.utt_id for u in read_msp_improv(tmp_path, skip_missing=True)] == [
+        "MSP-IMPROV-S01A-M01-R-FM01", "MSP-IMPROV-S04N-F03-P-FM03"]

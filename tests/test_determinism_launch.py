@@ -28,5 +28,7 @@ def test_launch_writes_markdown_and_json_reports(tmp_path):
     assert len(cross["training"]["steps"]) == 2 and "dropout" in cross["training"]["note"]
     assert cross["training"]["per_layer_at_end"]["feature_extractor"]["bitwise_equal"]  # frozen on both sides
     assert [r["setting"] for r in report["settings"]] == ["jax/default", "torch/default"]
+    assert all(r["processes"] == 1 and r["same_bits_across_processes"] is None for r in report["settings"])
     markdown = (out / "report.md").read_text()
     assert "## Run to run" in markdown and "## JAX vs PyTorch" in markdown and "| hidden_states[0] |" in markdown
+    assert markdown.count("| not measured (1 process) |") == 2  # one timing round: one process per setting

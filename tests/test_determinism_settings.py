@@ -5,7 +5,8 @@ import pytest
 
 from configs.determinism import MICRO
 from recovery_jax.determinism.inputs import build_random_checkpoint
-from recovery_jax.determinism.settings import SETTINGS, child_env, measure
+from recovery_jax.determinism.report import settings_table
+from recovery_jax.determinism.settings import SETTINGS, child_env, measure, same_bits_across_processes
 
 
 def test_child_env_appends_flags_to_inherited_ones():
@@ -20,6 +21,18 @@ def test_child_env_appends_flags_to_inherited_ones():
 def test_unknown_setting_is_refused_before_any_child_starts(tmp_path):
     with pytest.raises(ValueError, match="unknown settings"):
         measure(["jax/fast_math"], str(tmp_path), np.zeros((1, 400), np.float32), 1, 1, str(tmp_path))
+
+
+def test_bits_across_processes_are_not_measured_from_one_process():
+    out = np.linspace(-1, 1, 8, dtype=np.float32)
+    assert same_bits_across_processes([out]) is None
+    assert same_bits_across_processes([out, out.copy(), out.copy()]) is True
+    assert same_bits_across_processes([out, out, np.nextafter(out, 2)]) is False
+    row = dict(setting="jax/default", what="", device="cpu:0", first_call_s=1.0, median_s=0.01, time_vs_default=1.0,
+               repeatable_in_process=True, processes=1, same_bits_across_processes=None,
+               vs_default={"max_abs": 0.0}, scope="")
+    assert "| not measured (1 process) |" in settings_table([row])
+    assert "| yes (2 processes) |" in settings_table([{**row, "processes": 2, "same_bits_across_processes": True}])
 
 
 @pytest.mark.slow

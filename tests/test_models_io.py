@@ -116,6 +116,50 @@ def test_folder_errors_name_the_file(tmp_path):
         load_hf(tmp_path)
 
 
+def _bin_folder(tmp_path, **extra):
+    """A CTC checkpoint saved as pytorch_model.bin with `extra` entries beside its tensors."""
+    make_hf_model("base", head="ForCTC").save_pretrained(tmp_path / "src")
+    state = {k: torch.from_numpy(v) for k, v in load_file(str(tmp_path / "src" / "model.safetensors")).items()}
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "config.json").write_text((tmp_path / "src" / "config.json").read_text())
+    torch.save({**state, **extra}, folder / "pytorch_model.bin")
+    return folder
+
+
+def test_bin_metadata_values_are_skipped_with_a_warning(tmp_path, caplog):
+    folder = _bin_folder(tmp_path, version=3, note="converted")
+    with caplog.at_level("WARNING"):
+        _, params = load_hf(folder)
+    assert _leaves_equal(params, load_hf(tmp_path / "src")[1])
+    assert "pytorch_model.bin: skipped non-tensor metadata entries version=3, note='converted'" in caplog.text
+
+
+@pytest.mark.parametrize("value, kind", [({"weight": torch.zeros(2)}, "dict"), ([torch.zeros(2), 1], "list")])
+def test_bin_nested_entry_is_one_error_naming_key_and_file(tmp_path, value, kind):
+    folder = _bin_folder(tmp_path, extra=value)
+    with pytest.raises(CheckpointError, match=rf"bin/pytorch_model\.bin: entry 'extra' is a {kind}, expected a tensor"):
+        load_hf(folder)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: [], r"config\.json: expected a JSON object of config fields, found array"),
+    (lambda c: {**c, "hidden_size": "48"},
+     r"config\.json: field 'hidden_size': expected an integer, found string '48'"),
+    (lambda c: {**c, "conv_dim": [16, 16.5, 16]}, r"config\.json: field 'conv_dim': expected a list of integers"),
+    (lambda c: {**c, "do_stable_layer_norm": "false"},
+     r"field 'do_stable_layer_norm': expected a boolean, found string"),
+    (lambda c: {**c, "layer_norm_eps": None, "num_hidden_layers": True},
+     r"field 'num_hidden_layers': expected an integer, found boolean True"),
+])
+def test_config_json_of_wrong_shape_names_field_and_types(tmp_path, edit, message):
+    make_hf_model("base", head="ForCTC").save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(edit(config)))
+    with pytest.raises(CheckpointError, match=message):
+        load_hf(tmp_path)
+
+
 def test_unsupported_architecture_option_is_refused(tmp_path):
     make_hf_model("base", head="ForSequenceClassification", use_weighted_layer_sum=True).save_pretrained(tmp_path)
     with pytest.raises(CheckpointError, match="use_weighted_layer_sum"):

@@ -1,5 +1,8 @@
 """Build a corpus tree once: reuse a finished tree made from the same key, never read a half-written one.
 
+Synthesised corpora default to a user cache folder (`user_cache_dir`), shared by every run and never written
+into the directory a command is started from.
+
 The tree is built in a hidden sibling folder and renamed into place only when complete, with `corpus.json`
 (the key) written last, so a killed synthesis leaves at most a stray temp folder, never a tree that looks done.
 """
@@ -17,6 +20,15 @@ from .utterance import Utterance, read_manifest, write_manifest
 
 MARKER = "corpus.json"
 _GENERATOR = "recovery_jax.data"
+
+
+def user_cache_dir(*parts: str) -> str:
+    """`$XDG_CACHE_HOME/recovery-jax/<parts>`, or `~/.cache/recovery-jax/<parts>` when that is unset or relative
+    (the XDG spec ignores relative values): the configs' default corpus roots."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "recovery-jax", *parts)
 
 
 def _finished_key(root: Path) -> Any:

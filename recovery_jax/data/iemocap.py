@@ -4,17 +4,20 @@ Layout (the release as distributed):
     IEMOCAP_full_release/SessionN/dialog/EmoEvaluation/<dialog>.txt     consensus + rater labels
     IEMOCAP_full_release/SessionN/dialog/transcriptions/<dialog>.txt    "<utt> [start-end]: text" (optional)
     IEMOCAP_full_release/SessionN/sentences/wav/<dialog>/<utt>.wav
+Only the dialogs' own label files (Ses<NN><F|M>_<dialog>.txt, NN the folder's session) are read: copies of the
+release carry other text files there (notes, macOS "._Ses01F_impro01.txt" resource forks), skipped with a warning.
 Consensus lines are  "[START - END]\\t<utt>\\t<emo>\\t[V, A, D]"; everything else in the label files (the "%"
 header, rater lines "C-E2:\\t...", "A-E3:\\t...") is ignored. Other classes (fru, sur, xxx...) are skipped.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 
-from .missing import drop_missing
+from .missing import drop_missing, listing
 from .texts import normalize_transcript
 from .utterance import Utterance
 
@@ -25,6 +28,8 @@ _NON_SPEECH = re.compile(r"\[[^\]]*\]")  # [LAUGHTER], [BREATHING]: not words
 # The utterance's last field is <gender><index>: the gender of the speaking actor (Ses01F_impro01_M003 is the
 # male actor of session 1, whoever led the dialog).
 _SPEAKER = re.compile(r"^Ses(\d\d)[FM]_.*_([FM])\d+$")
+_DIALOG = re.compile(r"^Ses(\d\d)[FM]_\w+$")
+_log = logging.getLogger(__name__)
 
 
 def _release_root(root: Path) -> Path:
@@ -47,15 +52,30 @@ def speaker_of(utt_id: str) -> tuple[str, int]:
     return f"Ses{m[1]}{m[2]}", int(m[1])
 
 
+def _is_dialog_file(path: Path) -> bool:
+    m = _DIALOG.match(path.stem)
+    return bool(m) and path.parents[2].name == f"Session{int(m[1])}"
+
+
+def _dialog_label_files(release: Path) -> list[Path]:
+    """The dialogs' label files under `release`, warning about any other text file found beside them."""
+    found = sorted(release.glob("Session*/dialog/EmoEvaluation/*.txt"))
+    skipped = [str(p) for p in found if not _is_dialog_file(p)]
+    if skipped:
+        _log.warning("IEMOCAP: skipped %d file(s) in EmoEvaluation that are not dialog label files "
+                     "(SesNN<F|M>_<dialog>.txt in SessionN): %s", len(skipped), listing(skipped))
+    return [p for p in found if _is_dialog_file(p)]
+
+
 def read_iemocap(root: str | os.PathLike, *, skip_missing: bool = False) -> list[Utterance]:
     """4-class IEMOCAP utterances under `root` (the IEMOCAP_full_release folder or its parent).
 
     A labelled utterance without its wav raises MissingAudioError listing them, or is dropped with a warning
     under `skip_missing`. Durations come from the label times."""
     release = _release_root(Path(root))
-    label_files = sorted(release.glob("Session*/dialog/EmoEvaluation/*.txt"))
+    label_files = _dialog_label_files(release)
     if not label_files:
-        raise FileNotFoundError(f"{release}: no Session*/dialog/EmoEvaluation/*.txt label files")
+        raise FileNotFoundError(f"{release}: no Session*/dialog/EmoEvaluation/Ses*.txt dialog label files")
     utts = []
     for label_file in label_files:
         dialog, session_dir = label_file.stem, label_file.parents[2]

@@ -11,13 +11,17 @@ _log = logging.getLogger(__name__)
 _SHOWN = 5
 
 
+def listing(items: list[str]) -> str:
+    """The first few of `items` and how many more, for one-line messages about many files."""
+    return ", ".join(items[:_SHOWN]) + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
 class MissingAudioError(FileNotFoundError):
     """Labelled utterances whose wav files are not on disk; `.paths` lists them all."""
 
     def __init__(self, corpus: str, paths: list[str]):
         self.paths = paths
-        shown = ", ".join(paths[:_SHOWN]) + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
-        super().__init__(f"{corpus}: {len(paths)} labelled utterance(s) have no wav file: {shown}")
+        super().__init__(f"{corpus}: {len(paths)} labelled utterance(s) have no wav file: {listing(paths)}")
 
 
 def drop_missing(corpus: str, utts: list[Utterance], skip_missing: bool) -> list[Utterance]:

@@ -5,7 +5,8 @@ Layout:
     [Audio/]sessionK/<S01A>/<P>/MSP-IMPROV-<S01A>-<F01>-<P>-<FM01>.wav
 In Evaluation.txt a consensus line "UTD-IMPROV-<id>.avi; <A|H|S|N|O|X>; A:..; V:..; D:.. ; N:..;" is followed
 by one line per rater, which we skip. O (other) and X (no agreement) are not among the 4 classes.
-The speaker is the id's second field (F01..F06, M01..M06) and its number is the session.
+The utterance id is the wav's stem, the release's own id (MSP-IMPROV-S01A-F01-P-FM01), so results join with
+other tools' outputs. The speaker is the field after the scenario (F01..F06, M01..M06); its number is the session.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ def read_msp_improv(root: str | os.PathLike, *, skip_missing: bool = False) -> l
         m = _CONSENSUS.match(line.strip())
         if not m or m[3] not in CODES:
             continue
-        utt_id, speaker = m[1], m[2]
-        scenario, _, kind, _ = utt_id.split("-")
+        utt_id, speaker = f"MSP-IMPROV-{m[1]}", m[2]
+        scenario, _, kind, _ = m[1].split("-")
         session = int(speaker[1:])
-        wav = audio_root / f"session{session}" / scenario / kind / f"MSP-IMPROV-{utt_id}.wav"
+        wav = audio_root / f"session{session}" / scenario / kind / f"{utt_id}.wav"
         utts.append(Utterance(utt_id, str(wav.resolve()), speaker, session, CODES[m[3]], "", 0.0))
     present = drop_missing("MSP-IMPROV", utts, skip_missing)
     return [dataclasses.replace(u, duration=sf.info(u.path).duration) for u in present]

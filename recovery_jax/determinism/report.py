@@ -69,15 +69,17 @@ def collect(config: ml_collections.ConfigDict, out_dir: str) -> dict[str, Any]:
     return report
 
 
+def _cell(x: Any) -> str:
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    return str(x)
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(x):
-        if isinstance(x, bool):
-            return "yes" if x else "no"
-        if isinstance(x, float):
-            return f"{x:.3g}"
-        return str(x)
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return "\n".join(lines + ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows])
+    return "\n".join(lines + ["| " + " | ".join(_cell(x) for x in row) + " |" for row in rows])
 
 
 def _diff_cells(d: dict) -> list:
@@ -91,6 +93,18 @@ def _side_by_side(by_side: dict[str, dict[str, dict]], first: str) -> str:
     headers = [first] + [f"{side} {h}" for side in by_side for h in DIFF_HEADERS]
     names = next(iter(by_side.values()))
     return _table(headers, [[n] + sum((_diff_cells(d[n]) for d in by_side.values()), []) for n in names])
+
+
+def settings_table(rows: Sequence[dict]) -> str:
+    """The settings rows of `settings.measure` as a Markdown table."""
+    def across(row):  # one round runs each setting in one process: nothing to compare it with
+        same, n = row["same_bits_across_processes"], row["processes"]
+        return f"not measured ({n} process)" if same is None else f"{_cell(same)} ({n} processes)"
+    return _table(["setting", "device", "first call s", "median ms", "x default", "two calls bitwise",
+                   "same bits across processes", "max abs vs default", "where it matters"],
+                  [[s["setting"] if s["setting"].endswith("/default") else f"`{s['what']}`", s["device"],
+                    s["first_call_s"], 1e3 * s["median_s"], s["time_vs_default"], s["repeatable_in_process"],
+                    across(s), s["vs_default"]["max_abs"], s["scope"]] for s in rows])
 
 
 def to_markdown(report: dict[str, Any]) -> str:
@@ -130,12 +144,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                [[n] + _diff_cells(d) for n, d in cross["training"]["worst_at_end"].items()]), "",
         "## Settings (one child process each; forward with all hidden states and attention maps, "
         "copied to the host)", "",
-        _table(["setting", "device", "first call s", "median ms", "x default", "two calls bitwise",
-                "same bits across processes", "max abs vs default", "where it matters"],
-               [[s["setting"] if s["setting"].endswith("/default") else f"`{s['what']}`", s["device"],
-                 s["first_call_s"], 1e3 * s["median_s"], s["time_vs_default"], s["repeatable_in_process"],
-                 s["same_bits_across_processes"], s["vs_default"]["max_abs"], s["scope"]]
-                for s in report["settings"]]), "",
+        settings_table(report["settings"]), "",
         "Times are the lowest of the rounds' medians on a possibly shared machine: compare within a framework "
         "(x default), not across.",
     ]

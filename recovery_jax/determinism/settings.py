@@ -90,12 +90,19 @@ def _run_child(setting: Setting, folder: str, audio_path: str, repeats: int, out
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def same_bits_across_processes(outputs: Sequence[np.ndarray]) -> bool | None:
+    """Whether every process's output has the same bits; None (not measured) unless two or more were compared."""
+    if len(outputs) < 2:
+        return None
+    return all(diff(out, outputs[0]).bitwise_equal for out in outputs[1:])
+
+
 def measure(keys: Sequence[str], folder: str, audio: np.ndarray, repeats: int, rounds: int, workdir: str
             ) -> list[dict]:
     """One row per setting (each framework's default included): device, forward time (the lowest of
     `rounds` medians; rounds alternate over the settings so a noisy neighbour hits them all) and its ratio to
     the default's, whether two calls in one process agreed bitwise, whether every round's process gave the
-    same bits, and how far the last hidden state lies from the default's."""
+    same bits (None, not measured, with one round), and how far the last hidden state lies from the default's."""
     unknown = sorted(set(keys) - set(SETTINGS))
     if unknown:
         raise ValueError(f"unknown settings {unknown}; known: {sorted(SETTINGS)}")
@@ -120,6 +127,7 @@ def measure(keys: Sequence[str], folder: str, audio: np.ndarray, repeats: int, r
             "median_s": min(r["median_s"] for r, _ in results),
             "time_vs_default": min(r["median_s"] for r, _ in results) / min(r["median_s"] for r, _ in default),
             "repeatable_in_process": all(r["repeatable"] for r, _ in results),
-            "same_bits_across_processes": all(diff(out, results[0][1]).bitwise_equal for _, out in results),
+            "processes": len(results),
+            "same_bits_across_processes": same_bits_across_processes([out for _, out in results]),
             "vs_default": dataclasses.asdict(diff(results[0][1], default[0][1]))})
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -89,7 +89,15 @@ class Wav2Vec2Config:
         return self.hidden_size // self.num_attention_heads
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Wav2Vec2Config":
+    def from_dict(cls, d: Mapping[str, Any]) -> "Wav2Vec2Config":
+        if not isinstance(d, Mapping):
+            raise ValueError(f"expected a JSON object of config fields, found {json_type(d)}")
+        wrong = [f"field {k!r}: expected {_KIND_NAMES[_FIELD_KINDS[k]]}, found {json_type(d[k])} {d[k]!r}"
+                 for k in _ARCH_FIELDS if d.get(k) is not None and not _fits(_FIELD_KINDS[k], d[k])]
+        if "id2label" in d and not isinstance(d["id2label"], Mapping):
+            wrong.append(f"field 'id2label': expected an object, found {json_type(d['id2label'])}")
+        if wrong:
+            raise ValueError("; ".join(wrong))
         unsupported = [k for k in _UNSUPPORTED if d.get(k)]
         if unsupported:
             raise ValueError(f"config sets {unsupported}, which recovery-jax does not implement")
@@ -116,6 +124,36 @@ class Wav2Vec2Config:
                 return cls.from_dict(json.load(f))
             except (json.JSONDecodeError, TypeError, ValueError) as e:
                 raise ValueError(f"{path}: not a valid wav2vec2 config.json ({e})") from e
+
+
+_FIELD_KINDS = {f.name: type(f.default) for f in dataclasses.fields(Wav2Vec2Config)}
+_KIND_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+               tuple: "a list of integers"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not a layer count
+
+
+def _fits(kind: type, value: Any) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return _is_int(value)
+    if kind is float:
+        return _is_int(value) or isinstance(value, float)
+    if kind is tuple:
+        return isinstance(value, (list, tuple)) and all(map(_is_int, value))
+    return isinstance(value, kind)
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for errors about hand-edited config files."""
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                       (Mapping, "object"), ((list, tuple), "array"), (type(None), "null")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def backbone_differences(a: Wav2Vec2Config, b: Wav2Vec2Config) -> list[str]:

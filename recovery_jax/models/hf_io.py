@@ -9,6 +9,7 @@ plus a transpose to torch layout.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -18,7 +19,7 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
-from recovery_jax.models.config import Wav2Vec2Config, receptive_field
+from recovery_jax.models.config import Wav2Vec2Config, json_type, receptive_field
 from recovery_jax.models.wav2vec2 import Wav2Vec2Model
 
 Params = dict[str, Any]
@@ -27,6 +28,9 @@ _POS_CONV_G = "parametrizations.weight.original0"
 _POS_CONV_V = "parametrizations.weight.original1"
 _LEGACY = {"weight_g": _POS_CONV_G, "weight_v": _POS_CONV_V}
 _BACKBONE_PREFIXES = ("wav2vec2.", "hubert.")
+# Plain values some older .bin state dicts carry next to the tensors (e.g. {"version": 3}): metadata, not weights.
+_METADATA = (bool, int, float, str, type(None))
+_log = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -149,9 +153,30 @@ def read_state_dict(folder: str | os.PathLike) -> dict[str, np.ndarray]:
             tensors = torch.load(binary, map_location="cpu", weights_only=True)
         except Exception as e:
             raise CheckpointError(f"{binary}: not a loadable tensor-only PyTorch checkpoint ({e})") from e
-        return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in tensors.items()}
+        return _tensors_only(tensors, binary)
     raise CheckpointError(f"{folder}: no model.safetensors, model.safetensors.index.json or "
                           f"pytorch_model.bin")
+
+
+def _tensors_only(state: Any, source: Path) -> dict[str, np.ndarray]:
+    """The tensors of a loaded .bin as float32/int arrays; plain metadata values are skipped with a warning,
+    anything else (a nested dict or list, e.g. a training checkpoint wrapping the weights) is an error."""
+    import torch
+
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{source}: expected a state dict (names -> tensors), found a {type(state).__name__}")
+    tensors, skipped = {}, []
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor):
+            tensors[key] = value.float().numpy() if value.is_floating_point() else value.numpy()
+        elif isinstance(value, _METADATA):
+            skipped.append(f"{key}={value!r}")
+        else:
+            raise CheckpointError(f"{source}: entry {key!r} is a {type(value).__name__}, expected a tensor "
+                                  f"(a flat state dict of names -> tensors)")
+    if skipped:
+        _log.warning("%s: skipped non-tensor metadata entries %s", source, ", ".join(skipped))
+    return tensors
 
 
 def _canonical_key(key: str) -> str:
@@ -206,9 +231,12 @@ def read_config_dict(folder: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"{folder}: no config.json (expected an HF model folder)")
     try:
-        return json.loads(path.read_text())
+        raw = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: expected a JSON object of config fields, found {json_type(raw)}")
+    return raw
 
 
 def load_hf(folder: str | os.PathLike) -> tuple[Wav2Vec2Config, Params]:
