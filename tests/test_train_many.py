@@ -20,7 +20,7 @@ from recovery_jax.train.runs import split_shared, stack
 from recovery_jax.train.step import make_train_step, merge_params, replicate, create_state
 from recovery_jax.train.optim import make_optimizer
 from recovery_jax.train.tasks import get_task, init_params
-from train_helpers import MANY_SEEDS, MICRO, many_runs_data, tone_examples, train_config
+from train_helpers import MICRO, tone_examples, train_config
 
 SER = get_task("ser")
 NO_DROPOUT = dataclasses.replace(MICRO, hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,

@@ -19,7 +19,7 @@ from recovery_jax.study import report, tables
 from recovery_jax.study.measures import (attention_to_reference, corpus_key, labels_and_sessions, own_fold_view,
                                          probe_every_layer, probe_handcrafted, probe_system, system_embeddings)
 from recovery_jax.study.stages import Stages, safe_name
-from recovery_jax.study.systems import asr_system, checkpoint_system, pretrained_system, ser_system
+from recovery_jax.study.systems import asr_systems, checkpoint_system, pretrained_system, ser_system
 
 ASR_SUBSETS = {"ASR10": "asr10", "ASR100": "asr100", "ASR960": "asr960"}
 SYSTEMS = ("PT", *ASR_SUBSETS)
@@ -47,9 +47,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
                                    f"(expected a local HF model folder)")
 
 
-def planned_stages(config: ml_collections.ConfigDict, folds: int) -> int:
-    own = 0 if config.checkpoints.PT else 1 + len(ASR_SUBSETS)
-    return own + 4 * folds + 2 + 8 + 1 + len(config.analysis.layerwise)
+def planned_stages(config: ml_collections.ConfigDict) -> int:
+    own = 0 if config.checkpoints.PT else 2  # pretraining, one CTC job for all ASR subsets
+    return own + 4 + 2 + 8 + 1 + len(config.analysis.layerwise)  # one SER job (all folds) per system
 
 
 def _systems(config, stages: Stages, utts, folds, ckey: str) -> tuple[Any, dict, Any, dict]:
@@ -61,8 +61,8 @@ def _systems(config, stages: Stages, utts, folds, ckey: str) -> tuple[Any, dict,
         unlabelled = list(utts) + list(subsets["asr960"])
         pt = pretrained_system(stages, config.model, config.pretrain, unlabelled, ckey)
         neutral = [u for u in utts if u.emotion == "neutral"]  # held-out speech for WER
-        asr = {name: asr_system(stages, name, pt, config.ctc, subsets[subset], neutral)
-               for name, subset in ASR_SUBSETS.items()}
+        asr = asr_systems(stages, pt, config.ctc, {name: subsets[subset] for name, subset in ASR_SUBSETS.items()},
+                          neutral)
     ser = ser_system(stages, "SER", pt, config.ser, folds)
     two_step = {f"{name}→SER": ser_system(stages, f"{name}→SER", asr[name], config.ser, folds) for name in asr}
     return pt, asr, ser, two_step
@@ -86,7 +86,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     utts = emotion_corpus(config.corpus)
     folds = loso_folds(utts, config.corpus.valid_fraction, config.corpus.seed)
     ckey = corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
-    stages = Stages(workdir / "stages", planned_stages(config, len(folds)))
+    stages = Stages(workdir / "stages", planned_stages(config))
     labels, sessions = labels_and_sessions(utts)
 
     pt, asr, ser, two_step = _systems(config, stages, utts, folds, ckey)

@@ -20,7 +20,7 @@ from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
 from recovery_jax.study.stages import Stages, key_digest
 from recovery_jax.train.ctc import CharVocab
-from recovery_jax.train.loop import fit
+from recovery_jax.train.loop import fit_many
 from recovery_jax.train.tasks import get_task, init_params
 from recovery_jax.train.train import ctc_examples, evaluate_ctc, ser_examples
 
@@ -79,46 +79,54 @@ def pretrained_system(stages: Stages, model: ml_collections.ConfigDict, settings
     return stages.run("pretrain", key, build, load)
 
 
-def asr_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
-               train_utts: Sequence, test_utts: Sequence) -> System:
-    """ASR(x): CTC fine-tuning of `init` on one nested ASR subset; WER measured on `test_utts`."""
-    key = [name, init.key, settings.to_dict(), [u.utt_id for u in train_utts]]
+def asr_systems(stages: Stages, init: System, settings: ml_collections.ConfigDict, train_utts: dict[str, Sequence],
+                test_utts: Sequence) -> dict[str, System]:
+    """ASR(x): CTC fine-tuning of `init` on each nested ASR subset (`train_utts`: {name: utterances}), all
+    subsets trained together as one job (`fit_many`); WER and CER measured on `test_utts`."""
+    names = list(train_utts)
+    key = ["ASR", init.key, settings.to_dict(), {n: [u.utt_id for u in train_utts[n]] for n in names}]
     vocab = CharVocab.letters()
     config = dataclasses.replace(init.config, vocab_size=len(vocab), pad_token_id=vocab.blank_id)
 
     def build(folder: Path) -> None:
         task = get_task("ctc")
         params = init_params(task, config, jax.random.PRNGKey(settings.seed), {"backbone": init.backbones[None]})
-        examples = ctc_examples(train_utts, vocab, receptive_field(config))
-        params = fit(task, config, params, examples, settings, str(folder))
-        info = evaluate_ctc(config, params, test_utts, vocab, settings)
-        save_hf(folder / "hf", config, params)
-        vocab.save(folder / "hf" / "vocab.json")
-        (folder / "info.json").write_text(json.dumps(info, indent=1))
+        data = [ctc_examples(train_utts[n], vocab, receptive_field(config)) for n in names]
+        trained = fit_many(task, config, [params] * len(names), data, settings, str(folder), names=names)
+        for name, params in zip(names, trained):
+            info = evaluate_ctc(config, params, test_utts, vocab, settings)
+            save_hf(folder / name / "hf", config, params)
+            vocab.save(folder / name / "hf" / "vocab.json")
+            (folder / name / "info.json").write_text(json.dumps(info, indent=1))
 
-    def load(folder: Path) -> System:
-        loaded_config, backbone = _load_backbone(folder)
-        return System(name, loaded_config, {None: backbone}, key_digest(key), _read_info(folder))
+    def load(folder: Path) -> dict[str, System]:
+        systems = {}
+        for name in names:
+            loaded_config, backbone = _load_backbone(folder / name)
+            systems[name] = System(name, loaded_config, {None: backbone}, key_digest([key, name]),
+                                   _read_info(folder / name))
+        return systems
 
-    return stages.run(f"ctc-{name}", key, build, load)
+    return stages.run("ctc-" + "-".join(names), key, build, load)
 
 
 def ser_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
                folds: Sequence[Fold]) -> System:
-    """SER fine-tuning of `init`'s backbone once per fold, each without its test session."""
+    """SER fine-tuning of `init`'s backbone once per fold, each without its test session: all folds trained
+    together as one job (`fit_many`)."""
     task = get_task("ser")
-    backbones, keys = {}, []
-    for fold in folds:
-        key = [name, init.key, settings.to_dict(), fold.test_session, [u.utt_id for u in fold.train]]
+    sessions = [fold.test_session for fold in folds]
+    key = [name, init.key, settings.to_dict(), {f.test_session: [u.utt_id for u in f.train] for f in folds}]
 
-        def build(folder: Path, fold: Fold = fold) -> None:
-            params = init_params(task, init.config, jax.random.PRNGKey(settings.seed),
-                                 {"backbone": init.backbones[None]})
-            params = fit(task, init.config, params, ser_examples(fold.train, receptive_field(init.config)),
-                         settings, str(folder))
-            save_hf(folder / "hf", init.config, params)
+    def build(folder: Path) -> None:
+        params = init_params(task, init.config, jax.random.PRNGKey(settings.seed), {"backbone": init.backbones[None]})
+        data = [ser_examples(fold.train, receptive_field(init.config)) for fold in folds]
+        trained = fit_many(task, init.config, [params] * len(folds), data, settings, str(folder),
+                           names=[f"fold{s}" for s in sessions])
+        for session, params in zip(sessions, trained):
+            save_hf(folder / f"fold{session}" / "hf", init.config, params)
 
-        backbones[fold.test_session] = stages.run(f"ser-{name}-fold{fold.test_session}", key, build,
-                                                  lambda folder: _load_backbone(folder)[1])
-        keys.append(key_digest(key))
-    return System(name, init.config, backbones, key_digest(keys))
+    def load(folder: Path) -> dict:
+        return {s: _load_backbone(folder / f"fold{s}")[1] for s in sessions}
+
+    return System(name, init.config, stages.run(f"ser-{name}", key, build, load), key_digest(key))
