@@ -7,7 +7,7 @@ import functools
 import json
 import os
 import time
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import jax
 import ml_collections
@@ -17,7 +17,8 @@ from absl import logging
 from recovery_jax.data import batch_iterator
 from recovery_jax.models import Wav2Vec2Config
 from recovery_jax.train import checkpoint
-from recovery_jax.train.optim import make_optimizer
+from recovery_jax.train.metric_writer import MetricWriter
+from recovery_jax.train.optim import learning_rate, make_optimizer
 from recovery_jax.train.step import create_state, make_eval_step, make_train_step, replicate
 from recovery_jax.train.tasks import Task
 
@@ -75,31 +76,37 @@ def _training_batches(data: Examples, config: ml_collections.ConfigDict, first_s
 
 
 class _Progress:
-    """Logs steps/s, loss and ETA; appends metrics as JSON lines to the workdir."""
+    """Logs steps/s, loss and ETA; writes metrics (jsonl + TensorBoard events) to the workdir."""
 
-    def __init__(self, workdir: str, total: int, first: int, every: int, metrics=None):
-        self.path, self.total, self.every = os.path.join(workdir, "metrics.jsonl"), total, every
-        self.metrics = metrics
-        self.start, self.first, self.sums = time.perf_counter(), first, {}
+    def __init__(self, workdir: str, total: int, first: int, every: int, metrics=None,
+                 lr: Optional[Callable[[int], Any]] = None, accum_steps: int = 1):
+        self.writer, self.total, self.every = MetricWriter(workdir), total, every
+        self.metrics, self.lr, self.accum = metrics, lr, accum_steps
+        self.start, self.first, self.sums, self.steps = time.perf_counter(), first, {}, 0
 
     def update(self, step: int, sums: dict) -> None:
         for k, v in sums.items():
             self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.steps += 1
         if step % self.every and step != self.total:
             return
         rate = (step - self.first) / max(time.perf_counter() - self.start, 1e-9)
-        record = {"step": step, "loss": self.sums["loss_sum"] / max(self.sums["weight"], 1.0),
-                  "steps_per_s": rate, "eta_s": (self.total - step) / max(rate, 1e-9)}
+        record = {"loss": self.sums["loss_sum"] / max(self.sums["weight"], 1.0),
+                  "steps_per_s": rate, "eta_s": (self.total - step) / max(rate, 1e-9),
+                  "grad_norm": self.sums["grad_norm"] / self.steps}
+        if self.lr is not None:  # the rate of the last optimiser update (one per `accum` micro-batches)
+            record["learning_rate"] = float(self.lr(max(step // self.accum - 1, 0)))
         if "correct" in self.sums:
             record["accuracy"] = self.sums["correct"] / max(self.sums["weight"], 1.0)
         if self.metrics is not None:
             record.update(self.metrics(self.sums))
         logging.info("step %d/%d loss %.4f  %.2f steps/s  ETA %.0f s", step, self.total, record["loss"],
                      rate, record["eta_s"])
-        if jax.process_index() == 0:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-        self.sums = {}
+        self.writer.write_scalars(step, record)
+        self.sums, self.steps = {}, 0
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
@@ -109,8 +116,9 @@ def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
     Returns the final params (host numpy tree).
     """
     os.makedirs(workdir, exist_ok=True)
-    tx, train_step = _optimizer_and_step(task, model_config, config.optim.to_json(),
-                                         config.total_steps // config.optim.accum_steps, jax.tree.structure(params))
+    total_updates = config.total_steps // config.optim.accum_steps
+    tx, train_step = _optimizer_and_step(task, model_config, config.optim.to_json(), total_updates,
+                                         jax.tree.structure(params))
     mgr = checkpoint.manager(workdir, config.checkpoint_every, config.keep_checkpoints)
     first, host_state = checkpoint.restore_latest(mgr, jax.device_get(create_state(params, tx)))
     first = first or 0
@@ -118,7 +126,8 @@ def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
         logging.info("resuming %s from step %d", workdir, first)
     state = replicate(host_state)
     rng = replicate(jax.random.PRNGKey(config.seed))
-    progress = _Progress(workdir, config.total_steps, first, config.log_every, task.metrics)
+    progress = _Progress(workdir, config.total_steps, first, config.log_every, task.metrics,
+                         learning_rate(config.optim, total_updates), config.optim.accum_steps)
     data_iter = _training_batches(data, config, first)
     for step in range(first + 1, config.total_steps + 1):
         batch = next(data_iter)
@@ -135,6 +144,7 @@ def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
         last = step == config.total_steps
         if last or mgr.should_save(step):  # the host copy of a base model's state costs as much as a step
             checkpoint.save(mgr, step, _first_replica(state), force=last)
+    progress.close()
     mgr.wait_until_finished()
     mgr.close()
     return _first_replica(state).params
