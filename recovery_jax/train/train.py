@@ -27,6 +27,9 @@ def model_and_params(config: ml_collections.ConfigDict) -> tuple[Wav2Vec2Config,
     task = get_task(config.task)
     rng = jax.random.PRNGKey(config.seed)
     if config.init:
+        if not os.path.isdir(config.init):
+            raise ValueError(f"no such folder (--config.init={config.init}): expected an HF model folder "
+                             f"(config.json + weights) or a previous run's hf/ export")
         model_config, pretrained = load_hf(config.init)
         return model_config, init_params(task, model_config, rng, pretrained)
     model_config = Wav2Vec2Config.from_dict(config.model.to_dict())
