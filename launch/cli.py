@@ -18,7 +18,6 @@ import importlib.util
 import os
 import re
 import sys
-import traceback
 from types import ModuleType
 from typing import Any, Callable, NoReturn, Optional, Sequence
 
@@ -53,9 +52,9 @@ def resolve_config(spec: str) -> str:
     """`path[:arg]` with path made absolute: as given if it exists, else the shipped config of that file name
     (so `ser.py:quick` and `configs/ser.py:quick` work from any directory)."""
     path, sep, arg = spec.partition(":")
+    shipped = os.path.join(configs_dir(), os.path.basename(path))  # also makes `configs` importable
     if os.path.isfile(path):
         return os.path.abspath(path) + sep + arg
-    shipped = os.path.join(configs_dir(), os.path.basename(path))
     if not os.path.isabs(path) and os.path.isfile(shipped):
         return shipped + sep + arg
     raise ValueError(f"no such config file ({path}): expected a path to a config .py file or one of the "
