@@ -9,9 +9,10 @@ The first system is the reference; results (figure4.png/.csv, cka_*.png/.csv, su
 import os
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/compare.py", "A configs/compare.py file.")
+from . import cli
+
+_CONFIG = cli.define_config("configs/compare.py", "A configs/compare.py file.")
 _SYSTEMS = flags.DEFINE_list("systems", None, "NAME=HF_FOLDER,...; the first is the reference.", required=True)
 _WORKDIR = flags.DEFINE_string("workdir", "workdirs/compare", "Results go to <workdir>/results.")
 
@@ -34,4 +35,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

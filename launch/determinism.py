@@ -7,10 +7,11 @@ Runs on whatever the frameworks pick: GPU when jax.devices() / torch.cuda.is_ava
 
 import os
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import flags, logging
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/determinism.py (file.py:quick allowed).")
+from . import cli
+
+_CONFIG = cli.define_config(None, "configs/determinism.py (file.py:quick allowed).")
 _OUT = flags.DEFINE_string("out", None, "report.md, report.json, the settings' outputs (and any built "
                            "checkpoint) go here.")
 flags.mark_flags_as_required(["config", "out"])
@@ -28,4 +29,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

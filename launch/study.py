@@ -8,10 +8,11 @@ Stages are cached by content under --workdir: rerun the same command after a cra
 
 import os
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import flags, logging
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/study_embedded.py", "A configs/study_*.py file.")
+from . import cli
+
+_CONFIG = cli.define_config("configs/study_embedded.py", "A configs/study_*.py file.")
 _WORKDIR = flags.DEFINE_string("workdir", "workdirs/study_embedded", "Stages, caches and results/ go here.")
 
 
@@ -19,7 +20,7 @@ def main(argv):
     del argv
     from recovery_jax import compile_cache
     from recovery_jax.study.study import run_study
-    from launch.logs import quiet_orbax
+    from .logs import quiet_orbax
 
     quiet_orbax()
     workdir = os.path.abspath(_WORKDIR.value)
@@ -30,4 +31,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -7,10 +7,11 @@ Multi-host (TPU pod / several machines): add --distributed on every process (see
 
 import os
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import flags, logging
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "A configs/*.py file (file.py:arg allowed).")
+from . import cli
+
+_CONFIG = cli.define_config(None, "A configs/*.py file (file.py:arg allowed).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, metrics.jsonl, results.json and hf/ go here.")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() first.")
 _COORDINATOR = flags.DEFINE_string("coordinator", None, "host:port of process 0 (omit on TPU pods).")
@@ -23,7 +24,7 @@ def main(argv):
     del argv
     import jax
 
-    from launch.logs import quiet_orbax
+    from .logs import quiet_orbax
     from recovery_jax import compile_cache
     from recovery_jax.train import distributed
 
@@ -40,4 +41,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

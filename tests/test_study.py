@@ -27,7 +27,7 @@ def test_bad_flags_fail_before_any_work(tmp_path):
         validate(c)
     c = _config()
     c.corpus.name, c.corpus.root = "iemocap", str(tmp_path / "nowhere")
-    with pytest.raises(StudyConfigError, match=r"--config.corpus.root=.*no such directory"):
+    with pytest.raises(StudyConfigError, match=r"no such directory \(--config.corpus.root="):
         validate(c)
     c = _config()
     for name in ("PT", "ASR10", "ASR100", "ASR960"):

@@ -23,6 +23,7 @@ from recovery_jax.analysis.cka import CKAState, cka_init, cka_result, cka_update
 from recovery_jax.models import CheckpointError, Wav2Vec2Config, Wav2Vec2Model, load_hf
 from recovery_jax.models.config import backbone_differences
 from recovery_jax.models.wav2vec2 import EncoderLayer
+from recovery_jax.progress import Progress
 
 Params = Any
 Pair = tuple[int, int]
@@ -152,14 +153,19 @@ def make_cka_update_fn(config: Wav2Vec2Config, *, shared_conv: bool = False, gro
 
 
 def attention_distances(config: Wav2Vec2Config, stacked: Params, batches: Iterable[Batch],
-                        pairs: Sequence[Pair] = ((0, 1),), groupnorm_over_padding: bool = False) -> np.ndarray:
-    """(P, L, H) corpus-mean Eq. 1 distance for each pair of systems in `stacked` (see `stack_params`)."""
+                        pairs: Sequence[Pair] = ((0, 1),), groupnorm_over_padding: bool = False,
+                        progress: Progress | None = None) -> np.ndarray:
+    """(P, L, H) corpus-mean Eq. 1 distance for each pair of systems in `stacked` (see `stack_params`);
+    `progress` counts the real utterances passed."""
     fn = make_attention_distance_fn(config, tuple(map(tuple, pairs)), shared_conv=shares_conv_stack(stacked),
                                     groupnorm_over_padding=groupnorm_over_padding)
     total, count = 0.0, 0.0
     for audio, sample_lengths, weights in batches:
         sums, n = fn(stacked, audio, sample_lengths, weights)
         total, count = total + sums, count + n  # stays on the device: no sync per batch
+        if progress is not None:
+            jax.block_until_ready(n)  # the ETA measures finished work, not work queued on the device
+            progress.advance(int(np.count_nonzero(weights)))
     if float(count) == 0:
         raise ValueError("no utterance with a non-zero weight and at least one frame")
     return np.asarray(total / count)

@@ -19,7 +19,7 @@ class AudioError(ValueError):
 
     def __init__(self, path: str | os.PathLike, problem: str, expected: str):
         self.path = os.fspath(path)
-        self.problem = problem
+        self.problem, self.expected = problem, expected
         super().__init__(f"{self.path}: {problem} (expected {expected})")
 
 

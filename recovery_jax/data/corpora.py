@@ -16,9 +16,17 @@ from .utterance import Utterance
 CORPORA = ("embedded", "iemocap", "msp_improv")
 
 
+def check_root(section: Any) -> None:
+    """A release corpus's root must exist (the embedded one is synthesised into it)."""
+    if section.name != "embedded" and not os.path.isdir(section.root):
+        raise ValueError(f"no such directory (--config.corpus.root={section.root}): expected the {section.name} "
+                         f"release root")
+
+
 def emotion_corpus(section: Any) -> list[Utterance]:
     """Utterances of `section.name`; "embedded" synthesises `section.embedded` (configs/corpus.py) into
     `section.root`/emotion once, then reuses it."""
+    check_root(section)
     if section.name == "embedded":
         return synthesize_emotion_corpus(os.path.join(section.root, "emotion"), section.embedded)
     if section.name == "iemocap":

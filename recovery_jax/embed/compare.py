@@ -8,6 +8,8 @@ from typing import Sequence
 import numpy as np
 import opensmile
 
+from recovery_jax.progress import Progress
+
 NUM_FUNCTIONALS = 6373
 NUM_LLDS = 65
 
@@ -20,8 +22,12 @@ def _smile(level: str) -> opensmile.Smile:
 
 def compare_functionals(waveforms: Sequence[np.ndarray], sample_rate: int = 16000) -> np.ndarray:
     """(N, 6373) float32 ComParE_2016 functionals (COMPARE_LLDxF in Table I), one row per waveform."""
-    smile = _smile("Functionals")
-    return np.stack([smile.process_signal(w, sample_rate).to_numpy()[0] for w in waveforms]).astype(np.float32)
+    smile, progress = _smile("Functionals"), Progress("ComParE functionals", len(waveforms), "utterances")
+    rows = []
+    for w in waveforms:
+        rows.append(smile.process_signal(w, sample_rate).to_numpy()[0])
+        progress.advance()
+    return np.stack(rows).astype(np.float32)
 
 
 def compare_llds(waveforms: Sequence[np.ndarray], sample_rate: int = 16000) -> list[np.ndarray]:
@@ -31,10 +37,11 @@ def compare_llds(waveforms: Sequence[np.ndarray], sample_rate: int = 16000) -> l
     start times repeat the last ones); both start at time 0 with a 10 ms hop, so the first T rows align.
     """
     lld, delta = _smile("LowLevelDescriptors"), _smile("LowLevelDescriptors_Deltas")
-    out = []
+    out, progress = [], Progress("ComParE LLDs", len(waveforms), "utterances")
     for w in waveforms:
         a = lld.process_signal(w, sample_rate).to_numpy()
         b = delta.process_signal(w, sample_rate).to_numpy()
         t = min(len(a), len(b))
         out.append(np.concatenate([a[:t], b[:t]], axis=1).astype(np.float32))
+        progress.advance()
     return out

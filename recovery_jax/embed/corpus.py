@@ -54,7 +54,8 @@ def embeddings_for(utts: Sequence[Utterance], cache_dir: Dir, name: str, config:
     meta = _meta(utts, features="wav2vec2 hidden states, mean over valid frames", layers=layers,
                  config=config.to_dict(), params_sha256=params_digest(params))
     return cached_table(cache_dir, name, _ids(utts), meta, lambda: layer_embeddings(
-        config, params, load_waveforms(utts, receptive_field(config)), layers=layers, **batching))
+        config, params, load_waveforms(utts, receptive_field(config)), layers=layers, what=f"embeddings {name}",
+        **batching))
 
 
 def fold_embeddings_for(utts: Sequence[Utterance], cache_dir: Dir, name: str, config: Wav2Vec2Config,

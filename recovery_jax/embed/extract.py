@@ -17,6 +17,7 @@ import numpy as np
 
 from recovery_jax.data import batch_iterator
 from recovery_jax.models import Wav2Vec2Config, Wav2Vec2Model, masked_mean
+from recovery_jax.progress import Progress
 
 Params = Any
 
@@ -52,10 +53,11 @@ def _pooled_fn(config: Wav2Vec2Config, layers: tuple[int, ...]):
 
 def layer_embeddings(config: Wav2Vec2Config, params: Params, waveforms: Sequence[np.ndarray], *,
                      layers: Sequence[int] | None = None, batch_size: int = 8,
-                     bucket_multiple: int = 16000) -> np.ndarray:
+                     bucket_multiple: int = 16000, what: str = "embeddings") -> np.ndarray:
     """(N, len(layers), H) float32 mean-pooled hidden states of the backbone `params` (default: all layers).
 
     Batches are padded to a multiple of `bucket_multiple` samples, so jit compiles once per bucket length.
+    `what` names the pass in its progress lines.
     """
     layers = all_layers(config) if layers is None else tuple(int(l) for l in layers)
     bad = [l for l in layers if not 0 <= l <= config.num_hidden_layers]
@@ -63,8 +65,10 @@ def layer_embeddings(config: Wav2Vec2Config, params: Params, waveforms: Sequence
         raise ValueError(f"layers {list(layers)}: expected indices in [0, {config.num_hidden_layers}]")
     pooled = _pooled_fn(config, layers)
     out = np.zeros((len(waveforms), len(layers), config.hidden_size), np.float32)
+    progress = Progress(what, len(waveforms), "utterances")
     for batch in batch_iterator(waveforms, None, batch_size, bucket_multiple=bucket_multiple):
         index = batch["index"][0]
         result = np.asarray(pooled(params, batch["audio"][0], batch["lengths"][0]))
         out[index[index >= 0]] = result[index >= 0]
+        progress.advance(int((index >= 0).sum()))
     return out

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from recovery_jax.probe.loso import ProbeResult, probe_loso
+from recovery_jax.progress import Progress
 
 LayerFeatures = np.ndarray | Mapping[Any, np.ndarray]
 
@@ -23,8 +24,10 @@ def probe_layers(hidden: LayerFeatures, labels: Sequence[int], sessions: Sequenc
     if len(shapes) != 1 or len(next(iter(shapes))) != 3:
         raise ValueError(f"{name}: expected (utterances, layers, dim) arrays of one shape, got {sorted(shapes)}")
     num_layers = next(iter(shapes))[1]
-    return [probe_loso(_layer(hidden, layer), labels, sessions, name=f"{name} layer {layer}", **probe_kwargs)
-            for layer in range(num_layers)]
+    progress = Progress(f"layer-wise probes {name}", num_layers * len(set(np.asarray(sessions).tolist())),
+                        "fold fits")
+    return [probe_loso(_layer(hidden, layer), labels, sessions, name=f"{name} layer {layer}", progress=progress,
+                       **probe_kwargs) for layer in range(num_layers)]
 
 
 def _layer(hidden: LayerFeatures, layer: int) -> LayerFeatures:

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 
 from recovery_jax.probe.metrics import confusion, uar, war
 from recovery_jax.probe.svm import make_search
+from recovery_jax.progress import Progress
 
 Session = int | str
 FoldFeatures = Callable[[Session, np.ndarray], np.ndarray]
@@ -67,8 +68,10 @@ class ProbeResult:
 
 def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequence[Session], *,
                num_classes: int = 4, search: Callable[[], BaseEstimator] = make_search,
-               utt_ids: Sequence[str] | None = None, name: str = "features") -> ProbeResult:
-    """Leave-one-session-out classification of `features`; `name` labels them in error messages.
+               utt_ids: Sequence[str] | None = None, name: str = "features",
+               progress: Progress | None = None) -> ProbeResult:
+    """Leave-one-session-out classification of `features`; `name` labels them in error messages and
+    progress lines (`progress`: a counter of fold fits shared with the caller, default one of its own).
 
     `search()` makes a fresh unfitted estimator per fold (default: the linear-SVM grid search); pass e.g.
     `lambda: make_search(HANDCRAFTED_GRID)` for handcrafted features.
@@ -88,6 +91,7 @@ def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequenc
 
     predictions = np.full(n, -1, dtype=np.int64)
     folds = []
+    progress = progress or Progress(f"probe {name}", len(test_sessions), "fold fits")
     for session in test_sessions:
         test = np.flatnonzero(sessions == session)
         train = np.flatnonzero(sessions != session)
@@ -99,6 +103,7 @@ def probe_loso(features: FeatureSource, labels: Sequence[int], sessions: Sequenc
             war=war(labels[test], predictions[test]),
             confusion=confusion(labels[test], predictions[test], num_classes),
             best_params=dict(getattr(estimator, "best_params_", {}))))
+        progress.advance()
     return ProbeResult(tuple(folds), predictions, labels, sessions,
                        None if utt_ids is None else tuple(utt_ids))
 

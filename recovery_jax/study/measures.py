@@ -18,6 +18,7 @@ from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, 
                                 functionals_for, llds_for)
 from recovery_jax.models import receptive_field
 from recovery_jax.probe import HANDCRAFTED_GRID, make_search, probe_layers, probe_loso
+from recovery_jax.progress import Progress
 from recovery_jax.study.stages import Stages, key_digest, safe_name
 from recovery_jax.study.systems import System
 
@@ -91,7 +92,8 @@ def probe_every_layer(stages: Stages, system: System, embeddings: Embeddings, ut
     key = [system.key, probe_cfg.to_dict(), [u.utt_id for u in utts]]
 
     def build(folder: Path) -> None:
-        results = probe_layers(embeddings, labels, sessions, search=lambda: make_search(cv_folds=probe_cfg.cv_folds))
+        results = probe_layers(embeddings, labels, sessions, search=lambda: make_search(cv_folds=probe_cfg.cv_folds),
+                               name=system.name)
         (folder / "layers.json").write_text(json.dumps([100 * r.uar for r in results]))
 
     return stages.run(f"layerwise-{system.name}", key, build,
@@ -116,10 +118,12 @@ def attention_to_reference(stages: Stages, reference: System, others: Sequence[S
         waveforms = load_waveforms(utts, receptive_field(reference.config))
         pairs = tuple((0, i + 1) for i in range(len(others)))
         total = 0.0
+        progress = Progress(f"attention maps {reference.name} vs {len(others)} systems", len(waveforms), "utterances")
         for session in sorted(set(sessions.tolist())):
             test = [w for w, s in zip(waveforms, sessions) if s == session]
             stacked = stack_params(*[_fold_backbone(s, session) for s in (reference, *others)])
-            distances = attention_distances(reference.config, stacked, bucketed_batches(test, batch_size), pairs)
+            distances = attention_distances(reference.config, stacked, bucketed_batches(test, batch_size), pairs,
+                                            progress=progress)
             total = total + len(test) / len(waveforms) * distances
         record = {s.name: np.asarray(total[i]).tolist() for i, s in enumerate(others)}
         (folder / "attention.json").write_text(json.dumps(record))

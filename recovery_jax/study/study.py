@@ -14,7 +14,7 @@ from absl import logging
 from recovery_jax.analysis import (cosine_distances, mismatch_percent, plot_attention_distances, plot_cka,
                                    plot_cosine_histograms, pooled_cka, threshold_agreement)
 from recovery_jax.data import loso_folds
-from recovery_jax.data.corpora import CORPORA, asr_corpus, emotion_corpus
+from recovery_jax.data.corpora import CORPORA, asr_corpus, check_root, emotion_corpus
 from recovery_jax.study import report, tables
 from recovery_jax.study.measures import (attention_to_reference, corpus_key, labels_and_sessions, own_fold_view,
                                          probe_every_layer, probe_handcrafted, probe_system, system_embeddings)
@@ -34,8 +34,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     corpus = config.corpus
     if corpus.name not in CORPORA:
         raise StudyConfigError(f"--config.corpus.name={corpus.name!r}: unknown corpus; expected one of {CORPORA}")
-    if corpus.name != "embedded" and not os.path.isdir(corpus.root):
-        raise StudyConfigError(f"--config.corpus.root={corpus.root!r}: no such directory (the {corpus.name} root)")
+    try:
+        check_root(corpus)
+    except ValueError as e:
+        raise StudyConfigError(str(e)) from None
     given = {name: config.checkpoints[name] for name in SYSTEMS if config.checkpoints[name]}
     if given and len(given) != len(SYSTEMS) or (corpus.name != "embedded" and not given):
         raise StudyConfigError(

@@ -18,7 +18,8 @@ from absl import logging
 from recovery_jax.data import batch_iterator
 from recovery_jax.models import Wav2Vec2Config
 from recovery_jax.train import checkpoint
-from recovery_jax.train.optim import make_optimizer
+from recovery_jax.train.metric_writer import MetricWriter
+from recovery_jax.train.optim import learning_rate, make_optimizer
 from recovery_jax.train.runs import Layout, split_shared, stack, unstack
 from recovery_jax.train.step import (TrainState, create_state, make_eval_step, make_train_step, merge_params,
                                      replicate)
@@ -100,33 +101,39 @@ def _joint_batch(per_run: Sequence[dict], layout: Layout) -> dict:
 
 
 class _Progress:
-    """Logs steps/s, loss and ETA; appends each run's metrics as JSON lines to the workdir."""
+    """Logs steps/s, loss and ETA; writes each run's metrics (jsonl + TensorBoard events) to its own folder:
+    the workdir for a single run, `workdir/runs/<name>` for each of several."""
 
-    def __init__(self, workdir: str, names: Sequence[str], total: int, first: int, metrics=None):
-        self.path, self.names, self.total, self.metrics = os.path.join(workdir, "metrics.jsonl"), names, total, metrics
+    def __init__(self, workdir: str, names: Sequence[str], total: int, first: int, metrics=None,
+                 lr: Optional[Callable[[int], Any]] = None, accum_steps: int = 1):
+        folders = [workdir] if len(names) == 1 else [os.path.join(workdir, "runs", n) for n in names]
+        self.writers = [MetricWriter(f) for f in folders]
+        self.total, self.metrics, self.lr, self.accum = total, metrics, lr, accum_steps
         self.start, self.first = time.perf_counter(), first
 
     def log(self, step: int, sums: dict[str, np.ndarray], steps: int) -> None:
         """`sums`: each metric summed over the `steps` steps since the last log, one value per run."""
         rate = (step - self.first) / max(time.perf_counter() - self.start, 1e-9)
-        records = []
-        for r, name in enumerate(self.names):
+        losses = []
+        for r, writer in enumerate(self.writers):
             run = {k: float(v[r]) for k, v in sums.items()}
-            record = {"step": step, "run": name, "loss": run["loss_sum"] / max(run["weight"], 1.0),
-                      "grad_norm": run["grad_norm"] / steps,
+            record = {"loss": run["loss_sum"] / max(run["weight"], 1.0), "grad_norm": run["grad_norm"] / steps,
                       "steps_per_s": rate, "eta_s": (self.total - step) / max(rate, 1e-9)}
+            if self.lr is not None:  # the rate of the last optimiser update (one per `accum` micro-batches)
+                record["learning_rate"] = float(self.lr(max(step // self.accum - 1, 0)))
             if "correct" in run:
                 record["accuracy"] = run["correct"] / max(run["weight"], 1.0)
             if self.metrics is not None:
                 record.update(self.metrics(run))
-            records.append(record)
-        losses = [r["loss"] for r in records]
+            writer.write_scalars(step, record)
+            losses.append(record["loss"])
         logging.info("step %d/%d loss %.4f%s  %.2f steps/s  ETA %.0f s", step, self.total, np.mean(losses),
                      f" (mean of {len(losses)} runs, {min(losses):.4f}-{max(losses):.4f})" if len(losses) > 1 else "",
-                     rate, records[0]["eta_s"])
-        if jax.process_index() == 0:
-            with open(self.path, "a") as f:
-                f.writelines(json.dumps(r) + "\n" for r in records)
+                     rate, (self.total - step) / max(rate, 1e-9))
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
 
 
 # Metric sums are added up on the devices, so no step waits for the host.
@@ -163,7 +170,9 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
     rngs = layout.to_devices(np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds]))
     run_configs = [_with_seed(config, s) for s in seeds]
     streams = [_training_batches(d, config, s, first, layout.data_parallel) for d, s in zip(data, seeds)]
-    progress = _Progress(workdir, names, config.total_steps, first, task.metrics)
+    accum = config.optim.get("accum_steps", 1)
+    progress = _Progress(workdir, names, config.total_steps, first, task.metrics,
+                         learning_rate(config.optim, config.total_steps // accum), accum)
     sums, logged = None, first
     for step in range(first + 1, config.total_steps + 1):
         per_run = [next(stream) for stream in streams]
@@ -180,6 +189,7 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
         if last or mgr.should_save(step):  # the host copy of a base model's state costs as much as a step
             _raise_if_nonfinite(state, layout, names, mgr, workdir)
             checkpoint.save(mgr, step, _state_to_host(state, layout), force=last)
+    progress.close()
     mgr.wait_until_finished()
     mgr.close()
     return [merge_params(shared, p) for p in unstack(layout.to_host(state.params), runs)]

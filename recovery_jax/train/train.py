@@ -17,6 +17,7 @@ from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_h
 from recovery_jax.probe.metrics import uar, war
 from recovery_jax.train.ctc import CharVocab, error_rate
 from recovery_jax.train.loop import Examples, fit, predict
+from recovery_jax.train.metric_writer import MetricWriter
 from recovery_jax.train.pretrain import final_metrics, pretrain, pretraining_waveforms
 from recovery_jax.train.tasks import get_task, init_params
 
@@ -26,6 +27,9 @@ def model_and_params(config: ml_collections.ConfigDict) -> tuple[Wav2Vec2Config,
     task = get_task(config.task)
     rng = jax.random.PRNGKey(config.seed)
     if config.init:
+        if not os.path.isdir(config.init):
+            raise ValueError(f"no such folder (--config.init={config.init}): expected an HF model folder "
+                             f"(config.json + weights) or a previous run's hf/ export")
         model_config, pretrained = load_hf(config.init)
         return model_config, init_params(task, model_config, rng, pretrained)
     model_config = Wav2Vec2Config.from_dict(config.model.to_dict())
@@ -54,6 +58,16 @@ def evaluate_ctc(model_config, params, utts, vocab: CharVocab, config) -> dict[s
     references = [" ".join(u.transcript.upper().split()) for u in utts]
     return {"wer": error_rate(references, hypotheses, "word"), "cer": error_rate(references, hypotheses, "char"),
             "examples": list(zip(references[:3], hypotheses[:3]))}
+
+
+def _write_eval_scalars(logdir: str, step: int, results: dict[str, dict[str, Any]]) -> None:
+    """The held-out UAR/WAR/CER/WER as TensorBoard's "eval" run beside the training curves."""
+    scalars = {f"{split}/{name}": value for split, r in results.items() for name, value in r.items()
+               if name in ("uar", "war", "wer", "cer")}
+    if scalars:
+        writer = MetricWriter(logdir)
+        writer.write_scalars(step, scalars)
+        writer.close()
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -87,6 +101,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         results = {"neutral_emotion_corpus": evaluate_ctc(model_config, params, neutral, vocab, config)}
     logging.info("results: %s", {k: {m: v for m, v in r.items() if m in ("uar", "war", "wer", "cer")}
                                  for k, r in results.items()})
+    _write_eval_scalars(os.path.join(workdir, "eval"), config.total_steps, results)
     # Every process holds the same params and results; one writes them (the workdir may be shared).
     if jax.process_index() == 0:
         if config.task == "ctc":
