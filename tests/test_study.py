@@ -55,12 +55,12 @@ def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path):
     proc = _study(workdir)
     stages = workdir / "stages"
     deadline = time.time() + 600
-    while time.time() < deadline and len(list(stages.glob("*/DONE"))) < 3 and proc.poll() is None:
+    while time.time() < deadline and len(list(stages.glob("*/DONE"))) < 2 and proc.poll() is None:
         time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = {p.parent.name: p.stat().st_mtime for p in stages.glob("*/DONE")}
-    assert len(done_before) >= 3
+    assert len(done_before) >= 2  # pretraining and the CTC job: the SER jobs rerun
     proc = _study(workdir)
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-3000:]
