@@ -1,6 +1,7 @@
 """SER fine-tuning step on wav2vec2-base, conv encoder frozen: our pmapped step (1 device) vs PyTorch.
 
-    .venv/bin/python -m benchmarks.train_step [--batch 4 --seconds 4 --repeats 5] [--remat layers] [--compute_dtype bfloat16]
+    .venv/bin/python -m benchmarks.train_step [--batch 4 --seconds 4 --repeats 5] [--remat layers]
+                                               [--compute_dtype bfloat16]
 
 Both sides: same random weights and batch, train mode (dropout 0.1), Adam lr 1e-5 after global-norm clipping
 at 1.0, the conv feature encoder frozen (HF `freeze_feature_encoder()`; ours: stop_gradient + optax masking).

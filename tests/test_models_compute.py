@@ -104,7 +104,7 @@ def test_bfloat16_forward_within_rounding_of_float32():
         return jax.jit(lambda p: m.apply(p, batch["audio"], batch["lengths"], output_hidden_states=True,
                                          output_attentions=True))(params)
 
-    (logits, out), (logits_bf, out_bf) = run(module), run(module_bf16)
+    (_, out), (logits_bf, out_bf) = run(module), run(module_bf16)
     assert out_bf.hidden_states.dtype == jnp.bfloat16 and out_bf.last_hidden_state.dtype == jnp.bfloat16
     assert out_bf.attentions.dtype == jnp.float32 and logits_bf.dtype == jnp.float32
     valid = np.asarray(out.frame_mask)[:, None, :, None]
@@ -119,7 +119,7 @@ def test_bfloat16_forward_within_rounding_of_float32():
 
 
 def test_bfloat16_training_keeps_params_float32(tmp_path):
-    """Gradients (hence Adam's moments) are float32 and point where float32's do (cosine > 0.99 per top-level
+    """Gradients (hence Adam's moments) are float32 and point where float32's do (cosine > 0.999 per top-level
     group); `fit` trains every parameter and returns float32 params."""
     bf16 = dataclasses.replace(MICRO, compute_dtype="bfloat16")
     _, grads = _grads(MICRO)
@@ -128,12 +128,13 @@ def test_bfloat16_training_keeps_params_float32(tmp_path):
     for key in grads:
         a, b = flat(grads[key]), flat(grads_bf[key]).astype(np.float64)
         assert flat(grads_bf[key]).dtype == np.float32
-        assert a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) > 0.99, key
+        assert a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) > 0.999, key
     params, record = _train(bf16, tmp_path)
     assert {x.dtype for x in jax.tree.leaves(params)} == {np.dtype(np.float32)}
     assert np.isfinite(record["loss"])
     before = _params()
-    for path in (("classifier", "kernel"), ("backbone", "encoder", "layers_0", "feed_forward", "output_dense", "kernel"),
+    for path in (("classifier", "kernel"),
+                 ("backbone", "encoder", "layers_0", "feed_forward", "output_dense", "kernel"),
                  ("backbone", "feature_extractor", "conv_layers_0", "conv", "kernel")):
         a, b = functools.reduce(lambda t, k: t[k], path, before), functools.reduce(lambda t, k: t[k], path, params)
         assert not np.array_equal(a, b), path
