@@ -53,10 +53,11 @@ def run_child(module: str, side: str, args: list[str]) -> dict:
 
 
 def side_by_side(module: str, build: Callable, make_checkpoint: Callable, gflop_per_utterance: float, title: str,
-                 argv: list[str] | None = None) -> None:
+                 argv: list[str] | None = None, options: dict[str, tuple[str, str]] | None = None) -> None:
     """The shared main of the JAX-vs-PyTorch benchmarks.
 
-    `build(side, folder, batch, samples)` returns a zero-argument run of one side; `gflop_per_utterance` is
+    `build(side, folder, batch, samples, **choices)` returns a zero-argument run of one side, `choices` being
+    the string flags `options` declares ({name: (default, help)}); `gflop_per_utterance` is
     the work of one 4 s utterance. Times alternate the sides in
     this process (medians, best of two rounds); each side's peak RSS is measured alone in a child process.
     """
@@ -69,11 +70,14 @@ def side_by_side(module: str, build: Callable, make_checkpoint: Callable, gflop_
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--side", choices=["jax", "torch"], help="child mode: measure one side's memory")
     parser.add_argument("--folder")
+    for name, (default, help_) in (options or {}).items():
+        parser.add_argument(f"--{name}", default=default, help=help_)
     args = parser.parse_args(argv)
+    choices = {name: getattr(args, name) for name in options or {}}
     samples = int(args.seconds * 16000)
     if args.side:
         baseline = peak_rss_mib()
-        run = build(args.side, args.folder, args.batch, samples)
+        run = build(args.side, args.folder, args.batch, samples, **choices)
         run()
         run()
         print(json.dumps({"peak_rss_mib": peak_rss_mib(), "before_mib": baseline}))
@@ -81,7 +85,7 @@ def side_by_side(module: str, build: Callable, make_checkpoint: Callable, gflop_
 
     with tempfile.TemporaryDirectory() as folder:
         make_checkpoint(folder)
-        runs = {side: build(side, folder, args.batch, samples) for side in ("jax", "torch")}
+        runs = {side: build(side, folder, args.batch, samples, **choices) for side in ("jax", "torch")}
         runs["jax"]()  # compile
         peak = matmul_peak_gflops()
         times = {side: float("inf") for side in runs}
@@ -89,8 +93,10 @@ def side_by_side(module: str, build: Callable, make_checkpoint: Callable, gflop_
             for side, run in runs.items():
                 times[side] = min(times[side], median_seconds(run, args.repeats))
         memory = {side: run_child(module, side, ["--folder", folder, "--batch", str(args.batch),
-                                                 "--seconds", str(args.seconds)]) for side in runs}
+                                                 "--seconds", str(args.seconds),
+                                                 *(f"--{k}={v}" for k, v in choices.items())]) for side in runs}
     total = gflop_per_utterance * args.batch * args.seconds / 4.0  # linear in duration: approximate
+    title += "".join(f", {k}={v}" for k, v in choices.items())
     print(f"{title}, batch {args.batch} x {args.seconds:g} s, about {total:.0f} GFLOP; matmul peak {peak:.0f} GFLOP/s")
     for side, t in times.items():
         print(f"  {side:5s} median {t * 1e3:8.1f} ms  {total / t:6.1f} GFLOP/s ({100 * total / t / peak:4.1f}% of "

@@ -31,6 +31,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.init = ""  # HF Wav2Vec2ForPreTraining folder to continue from; empty: random init from `model`
     c.model = ml_collections.ConfigDict(dict(PRESETS["tiny"]))
     c.model.diversity_loss_weight = 0.005  # see the module doc
+    # How to compute, whatever the weights' source: remat "none" | "layers" | "layers_and_conv" (less memory,
+    # more time, same numbers); compute_dtype "float32" | "bfloat16" (params and optimiser state stay float32).
+    c.compute = ml_collections.ConfigDict(dict(remat="none", compute_dtype="float32"))
     c.corpus = ml_collections.ConfigDict(dict(
         name="embedded",
         root=user_cache_dir("embedded_quick" if quick else "embedded"),

@@ -19,6 +19,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.seed = 1337
     c.init = ""  # HF folder (or a previous workdir's hf/ export); empty: random init from `model`
     c.model = ml_collections.ConfigDict(dict(PRESETS["tiny"]))
+    # How to compute, whatever the weights' source: remat "none" | "layers" | "layers_and_conv" (less memory,
+    # more time, same numbers); compute_dtype "float32" | "bfloat16" (params and optimiser state stay float32).
+    c.compute = ml_collections.ConfigDict(dict(remat="none", compute_dtype="float32"))
     c.corpus = ml_collections.ConfigDict(dict(
         name="embedded",  # embedded | iemocap | msp_improv
         root=user_cache_dir("embedded_quick" if quick else "embedded"),  # shared by runs

@@ -45,3 +45,16 @@ def test_each_setting_runs_in_its_own_process_against_its_default(tmp_path):
         assert row["median_s"] > 0 and row["repeatable_in_process"] and row["same_bits_across_processes"]
         assert row["vs_default"]["max_abs"] < 1e-4
     assert rows[0]["time_vs_default"] == 1.0 and rows[0]["vs_default"]["bitwise_equal"]
+
+
+@pytest.mark.slow
+def test_bfloat16_setting_moves_the_numbers_by_rounding_only(tmp_path):
+    folder = build_random_checkpoint(str(tmp_path / "ckpt"), {**MICRO, "num_labels": 4}, seed=0)
+    audio = np.random.default_rng(0).standard_normal((2, 4000)).astype(np.float32)
+    rows = measure(["jax/bfloat16"], folder, audio, 1, 1, str(tmp_path / "out"))
+    assert [r["setting"] for r in rows] == ["jax/default", "jax/bfloat16"]
+    bf16 = rows[1]
+    assert bf16["repeatable_in_process"]
+    # Layer-normed states of size ~1 rounded to 8 bits: off in the third digit, not bitwise equal (the setting
+    # really reached the model), far from an unrelated output.
+    assert not bf16["vs_default"]["bitwise_equal"] and 1e-4 < bf16["vs_default"]["max_abs"] < 0.5

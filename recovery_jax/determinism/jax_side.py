@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +12,7 @@ import numpy as np
 
 from recovery_jax.determinism.compare import forward_named
 from recovery_jax.determinism.inputs import Batch, train_overrides
-from recovery_jax.models import Wav2Vec2Model, load_hf
+from recovery_jax.models import Wav2Vec2Model, load_hf, with_compute
 from recovery_jax.models.hf_io import state_dict_from_params
 from recovery_jax.train.loop import single_run
 from recovery_jax.train.tasks import get_task
@@ -24,19 +24,21 @@ def device() -> str:
     return str(jax.devices()[0])
 
 
-def forward_runner(folder: str, audio: np.ndarray) -> Callable[[], dict[str, np.ndarray]]:
+def forward_runner(folder: str, audio: np.ndarray, compute: Mapping[str, str] | None = None
+                   ) -> Callable[[], dict[str, np.ndarray]]:
     """A zero-argument forward (compiled on first call) returning every hidden state and attention map,
-    copied to the host."""
+    copied to the host as float32; `compute` sets the model's compute choices (e.g. compute_dtype)."""
     config, params = load_hf(folder)
-    model = Wav2Vec2Model(config)
+    model = Wav2Vec2Model(with_compute(config, compute or {}, "setting compute"))
     apply = jax.jit(lambda p, x: model.apply({"params": p}, x, output_hidden_states=True,
                                              output_attentions=True))
     backbone, x = jax.device_put(params["backbone"]), jnp.asarray(audio)
 
     def run():
         out = jax.device_get(apply(backbone, x))
-        return forward_named(np.moveaxis(out.hidden_states, 1, 0), np.moveaxis(out.attentions, 1, 0),
-                             out.last_hidden_state)
+        as32 = lambda y: np.asarray(y, np.float32)  # noqa: E731  (bfloat16 hidden states under that setting)
+        return forward_named(np.moveaxis(as32(out.hidden_states), 1, 0), np.moveaxis(out.attentions, 1, 0),
+                             as32(out.last_hidden_state))
     return run
 
 

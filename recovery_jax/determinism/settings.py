@@ -32,6 +32,7 @@ class Setting:
     xla_flags: str = ""
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)  # jax.config names, or TORCH_KNOBS
+    compute: dict[str, str] = dataclasses.field(default_factory=dict)  # our model's compute choices (jax only)
 
 
 SETTINGS = {s.key: s for s in (
@@ -44,6 +45,9 @@ SETTINGS = {s.key: s for s in (
     Setting("jax/matmul_highest", "jax", "jax_default_matmul_precision='highest'",
             "GPU (default float32 matmuls may use TF32); CPU is float32 either way",
             options={"jax_default_matmul_precision": "highest"}),
+    Setting("jax/bfloat16", "jax", "compute_dtype='bfloat16' (config.compute; params stay float32)",
+            "everywhere; fast where bfloat16 matmuls are native (GPU, TPU, CPUs with avx512_bf16 or AMX)",
+            compute={"compute_dtype": "bfloat16"}),
     Setting("torch/default", "torch", "no settings"),
     Setting("torch/deterministic_algorithms", "torch",
             "torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG=:4096:8", "mostly GPU",

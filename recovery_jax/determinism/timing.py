@@ -24,7 +24,8 @@ def main(spec: dict) -> dict:
     side = importlib.import_module(f"recovery_jax.determinism.{setting.framework}_side")
     from benchmarks.common import median_seconds
 
-    run = side.forward_runner(spec["folder"], np.load(spec["audio"]))
+    compute = {"compute": setting.compute} if setting.compute else {}
+    run = side.forward_runner(spec["folder"], np.load(spec["audio"]), **compute)
     start = time.perf_counter()
     first = run()
     first_s = time.perf_counter() - start

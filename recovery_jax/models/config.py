@@ -25,6 +25,11 @@ _ARCH_FIELDS = _BACKBONE_FIELDS + (
     "feat_quantizer_dropout",
 )
 
+# Compute choices, not architecture: never read from or written to config.json, no part of `to_dict`.
+COMPUTE_FIELDS = ("remat", "compute_dtype")
+REMAT = ("none", "layers", "layers_and_conv")
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
 # HF options that change the architecture in ways this package does not reproduce.
 _UNSUPPORTED = ("add_adapter", "use_weighted_layer_sum", "conv_pos_batch_norm", "adapter_attn_dim")
 
@@ -72,8 +77,17 @@ class Wav2Vec2Config:
     num_negatives: int = 100
     diversity_loss_weight: float = 0.1
     feat_quantizer_dropout: float = 0.0
+    # Recompute activations in the backward pass instead of keeping them: "layers" per encoder layer,
+    # "layers_and_conv" also per conv block (worth it only when the conv stack is trained). Same numbers.
+    remat: str = "none"
+    # The backbone's activations and matmuls; params stay float32, heads and losses compute in float32.
+    compute_dtype: str = "float32"
 
     def __post_init__(self):
+        if self.remat not in REMAT:
+            raise ValueError(f"remat must be one of {REMAT}, got {self.remat!r}")
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(f"compute_dtype must be one of {COMPUTE_DTYPES}, got {self.compute_dtype!r}")
         if self.feat_extract_norm not in ("group", "layer"):
             raise ValueError(f"feat_extract_norm must be 'group' or 'layer', got {self.feat_extract_norm!r}")
         if not len(self.conv_dim) == len(self.conv_stride) == len(self.conv_kernel):
@@ -87,6 +101,13 @@ class Wav2Vec2Config:
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
+
+    @property
+    def dtype(self) -> Any:
+        """`compute_dtype` as a jnp dtype, for flax modules' `dtype`."""
+        import jax.numpy as jnp
+
+        return jnp.dtype(self.compute_dtype)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Wav2Vec2Config":
@@ -112,7 +133,8 @@ class Wav2Vec2Config:
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        """The HF config fields (what `config.json` holds); compute choices are left out."""
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in COMPUTE_FIELDS}
         for k in ("conv_dim", "conv_stride", "conv_kernel"):
             d[k] = list(d[k])
         return d
@@ -154,6 +176,17 @@ def json_type(value: Any) -> str:
         if isinstance(value, kind):
             return name
     return type(value).__name__
+
+
+def with_compute(config: Wav2Vec2Config, choices: Mapping[str, Any], where: str = "compute") -> Wav2Vec2Config:
+    """`config` with the compute choices of a training config section (`where` names it in errors)."""
+    unknown = sorted(set(choices) - set(COMPUTE_FIELDS))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; expected some of {COMPUTE_FIELDS}")
+    try:
+        return dataclasses.replace(config, **choices)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from e
 
 
 def backbone_differences(a: Wav2Vec2Config, b: Wav2Vec2Config) -> list[str]:

@@ -4,6 +4,10 @@ Submodule and parameter names mirror the HF state dict (`encoder.layers.3.attent
 `encoder/layers_3/attention/q_proj/kernel` here) so that checkpoint I/O is a renaming plus transposes.
 Both variants are covered: "group" (wav2vec2-base: GroupNorm on the first conv, post-LN encoder) and
 "layer" (large-lv60: LayerNorm convs, `do_stable_layer_norm` pre-LN encoder with final LN).
+
+`config.compute_dtype="bfloat16"` is the flax examples' half precision: Dense/Conv/LayerNorm take
+`dtype=bfloat16` with float32 params; normalisation statistics, the attention softmax and the returned
+attention maps stay float32. Heads on top (param dtype float32, no `dtype`) promote back to float32.
 """
 
 from __future__ import annotations
@@ -46,9 +50,9 @@ class Wav2Vec2Output:
     attentions: Optional[jax.Array] = None  # (B, L, heads, T, T)
 
 
-def _torch_dense(features: int, name: str, use_bias: bool = True) -> nn.Dense:
+def _torch_dense(features: int, name: str, use_bias: bool = True, dtype=None) -> nn.Dense:
     # HF initialises Linear weights N(0, 0.02) (config.initializer_range) with zero bias.
-    return nn.Dense(features, use_bias=use_bias, name=name,
+    return nn.Dense(features, use_bias=use_bias, name=name, dtype=dtype,
                     kernel_init=nn.initializers.normal(0.02), bias_init=nn.initializers.zeros)
 
 
@@ -65,10 +69,10 @@ class ConvLayer(nn.Module):
         cfg = self.config
         kernel, stride = cfg.conv_kernel[self.layer_id], cfg.conv_stride[self.layer_id]
         x = nn.Conv(cfg.conv_dim[self.layer_id], (kernel,), strides=(stride,), padding="VALID",
-                    use_bias=cfg.conv_bias, name="conv",
+                    use_bias=cfg.conv_bias, name="conv", dtype=cfg.dtype,
                     kernel_init=nn.initializers.he_normal())(x)
         if self.norm == "layer":
-            x = nn.LayerNorm(epsilon=TORCH_NORM_EPS, name="layer_norm")(x)
+            x = nn.LayerNorm(epsilon=TORCH_NORM_EPS, name="layer_norm", dtype=cfg.dtype)(x)
         elif self.norm == "group":
             x = MaskedGroupNorm(self.groupnorm_over_padding, name="layer_norm")(x, valid)
         return activation(cfg.feat_extract_activation)(x)
@@ -78,7 +82,7 @@ class MaskedGroupNorm(nn.Module):
     """GroupNorm with one group per channel: statistics over time.
 
     HF takes them over padding too, which makes a padded batch differ from single utterances; by
-    default we use valid frames only.
+    default we use valid frames only. Computed in float32 whatever the input's dtype, returned in it.
     """
 
     over_padding: bool
@@ -88,6 +92,7 @@ class MaskedGroupNorm(nn.Module):
         channels = x.shape[-1]
         scale = self.param("scale", nn.initializers.ones, (channels,))
         bias = self.param("bias", nn.initializers.zeros, (channels,))
+        x, dtype = x.astype(jnp.float32), x.dtype
         if valid is None or self.over_padding:
             mean = x.mean(axis=1, keepdims=True)
             var = jnp.square(x - mean).mean(axis=1, keepdims=True)
@@ -96,7 +101,7 @@ class MaskedGroupNorm(nn.Module):
             count = jnp.maximum(weight.sum(axis=1, keepdims=True), 1.0)
             mean = (x * weight).sum(axis=1, keepdims=True) / count
             var = (jnp.square(x - mean) * weight).sum(axis=1, keepdims=True) / count
-        return (x - mean) * jax.lax.rsqrt(var + TORCH_NORM_EPS) * scale + bias
+        return ((x - mean) * jax.lax.rsqrt(var + TORCH_NORM_EPS) * scale + bias).astype(dtype)
 
 
 class FeatureEncoder(nn.Module):
@@ -107,6 +112,7 @@ class FeatureEncoder(nn.Module):
     def __call__(self, audio: jax.Array, sample_lengths: Optional[jax.Array]) -> jax.Array:
         cfg = self.config
         x = audio[:, :, None]
+        conv_layer = nn.remat(ConvLayer) if cfg.remat == "layers_and_conv" else ConvLayer
         for i in range(len(cfg.conv_dim)):
             norm = cfg.feat_extract_norm if (cfg.feat_extract_norm == "layer" or i == 0) else None
             valid = None
@@ -114,7 +120,7 @@ class FeatureEncoder(nn.Module):
                 first_frames = (sample_lengths - cfg.conv_kernel[0]) // cfg.conv_stride[0] + 1
                 num_first = (audio.shape[1] - cfg.conv_kernel[0]) // cfg.conv_stride[0] + 1
                 valid = jnp.arange(num_first)[None, :] < first_frames[:, None]
-            x = ConvLayer(cfg, i, norm, self.groupnorm_over_padding, name=f"conv_layers_{i}")(x, valid)
+            x = conv_layer(cfg, i, norm, self.groupnorm_over_padding, name=f"conv_layers_{i}")(x, valid)
         return x
 
 
@@ -125,8 +131,8 @@ class FeatureProjection(nn.Module):
     def __call__(self, features: jax.Array, deterministic: bool) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
         if cfg.feat_proj_layer_norm:
-            features = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm")(features)
-        hidden = _torch_dense(cfg.hidden_size, "projection")(features)
+            features = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm", dtype=cfg.dtype)(features)
+        hidden = _torch_dense(cfg.hidden_size, "projection", dtype=cfg.dtype)(features)
         hidden = nn.Dropout(cfg.feat_proj_dropout)(hidden, deterministic=deterministic)
         return hidden, features
 
@@ -181,7 +187,10 @@ grouped_conv_same.defvjp(_grouped_conv_fwd, _grouped_conv_bwd)
 
 
 class WeightNormConv(nn.Module):
-    """Grouped "same" conv with torch `weight_norm(dim=2)`: weight = g * v / ||v||, per kernel tap."""
+    """Grouped "same" conv with torch `weight_norm(dim=2)`: weight = g * v / ||v||, per kernel tap.
+
+    The weight is normalised in float32, the conv computed in the input's dtype.
+    """
 
     features: int
     kernel_size: int
@@ -198,7 +207,7 @@ class WeightNormConv(nn.Module):
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         norm = jnp.sqrt(jnp.square(weight_v).sum(axis=(1, 2), keepdims=True))
         kernel = weight_g[:, None, None] * weight_v / norm
-        return grouped_conv_same(x, kernel, self.groups) + bias
+        return grouped_conv_same(x, kernel.astype(x.dtype), self.groups) + bias.astype(x.dtype)
 
 
 class PositionalConvEmbedding(nn.Module):
@@ -227,16 +236,17 @@ class Attention(nn.Module):
         def split(y):
             return y.reshape(b, t, heads, head_dim)
 
-        q = split(_torch_dense(cfg.hidden_size, "q_proj")(x))
-        k = split(_torch_dense(cfg.hidden_size, "k_proj")(x))
-        v = split(_torch_dense(cfg.hidden_size, "v_proj")(x))
-        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * head_dim ** -0.5
+        q = split(_torch_dense(cfg.hidden_size, "q_proj", dtype=cfg.dtype)(x))
+        k = split(_torch_dense(cfg.hidden_size, "k_proj", dtype=cfg.dtype)(x))
+        v = split(_torch_dense(cfg.hidden_size, "v_proj", dtype=cfg.dtype)(x))
+        # Softmax and the returned maps in float32 (flax's force_fp32_for_softmax).
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) * head_dim ** -0.5
         if key_mask is not None:
             scores = jnp.where(key_mask[:, None, None, :], scores, jnp.finfo(scores.dtype).min)
         probs = jax.nn.softmax(scores, axis=-1)
         dropped = nn.Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
-        out = jnp.einsum("bhqk,bkhd->bqhd", dropped, v).reshape(b, t, cfg.hidden_size)
-        return _torch_dense(cfg.hidden_size, "out_proj")(out), probs
+        out = jnp.einsum("bhqk,bkhd->bqhd", dropped.astype(v.dtype), v).reshape(b, t, cfg.hidden_size)
+        return _torch_dense(cfg.hidden_size, "out_proj", dtype=cfg.dtype)(out), probs
 
 
 class FeedForward(nn.Module):
@@ -245,10 +255,10 @@ class FeedForward(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, deterministic: bool) -> jax.Array:
         cfg = self.config
-        x = _torch_dense(cfg.intermediate_size, "intermediate_dense")(x)
+        x = _torch_dense(cfg.intermediate_size, "intermediate_dense", dtype=cfg.dtype)(x)
         x = activation(cfg.hidden_act)(x)
         x = nn.Dropout(cfg.activation_dropout)(x, deterministic=deterministic)
-        x = _torch_dense(cfg.hidden_size, "output_dense")(x)
+        x = _torch_dense(cfg.hidden_size, "output_dense", dtype=cfg.dtype)(x)
         return nn.Dropout(cfg.hidden_dropout)(x, deterministic=deterministic)
 
 
@@ -260,8 +270,8 @@ class EncoderLayer(nn.Module):
                  ) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
         attention = Attention(cfg, name="attention")
-        layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm")
-        final_layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="final_layer_norm")
+        layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm", dtype=cfg.dtype)
+        final_layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="final_layer_norm", dtype=cfg.dtype)
         feed_forward = FeedForward(cfg, name="feed_forward")
         dropout = nn.Dropout(cfg.hidden_dropout)
         if cfg.do_stable_layer_norm:
@@ -281,9 +291,11 @@ class Encoder(nn.Module):
     def setup(self):
         cfg = self.config
         self.pos_conv_embed = PositionalConvEmbedding(cfg)
-        self.layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps)
+        self.layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, dtype=cfg.dtype)
         self.dropout = nn.Dropout(cfg.hidden_dropout)
-        self.layers = [EncoderLayer(cfg) for _ in range(cfg.num_hidden_layers)]
+        # Argument 3 of EncoderLayer.__call__ (self counts) is `deterministic`, a Python bool.
+        layer = nn.remat(EncoderLayer, static_argnums=(3,)) if cfg.remat != "none" else EncoderLayer
+        self.layers = [layer(cfg) for _ in range(cfg.num_hidden_layers)]
 
     def embed(self, x: jax.Array, frame_mask: Optional[jax.Array], deterministic: bool) -> jax.Array:
         """The first layer's input: padding zeroed, positional conv added, normalised (post-LN variant)."""
@@ -342,11 +354,13 @@ class Wav2Vec2Model(nn.Module):
                  conv_features: Optional[jax.Array] = None) -> Wav2Vec2Output:
         """audio (B, samples) float32; sample_lengths (B,) or None for "all samples valid, no mask".
 
+        Hidden states come in `config.compute_dtype`, attention maps in float32.
+
         `conv_features` skips the conv stack (the frozen encoder's output, computed once upstream).
         """
         hidden, extract_features, frame_mask = self._projected(audio, sample_lengths, deterministic, conv_features)
         if mask_time_indices is not None:
-            hidden = jnp.where(mask_time_indices[:, :, None], self.masked_spec_embed, hidden)
+            hidden = jnp.where(mask_time_indices[:, :, None], self.masked_spec_embed.astype(hidden.dtype), hidden)
         last, hidden_states, attentions = self.encoder(hidden, frame_mask, deterministic)
         if frame_mask is None:
             frame_mask = jnp.ones(last.shape[:2], bool)

@@ -13,7 +13,7 @@ from absl import logging
 
 from recovery_jax.data import EMOTIONS, emotion_index, loso_folds
 from recovery_jax.data.corpora import asr_corpus, emotion_corpus, load_waveforms
-from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
+from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf, with_compute
 from recovery_jax.probe.metrics import uar, war
 from recovery_jax.train.ctc import CharVocab, error_rate
 from recovery_jax.train.loop import Examples, fit, predict
@@ -23,7 +23,8 @@ from recovery_jax.train.tasks import get_task, init_params
 
 
 def model_and_params(config: ml_collections.ConfigDict) -> tuple[Wav2Vec2Config, Any]:
-    """From `config.init` (an HF folder) or, when empty, random weights of `config.model`."""
+    """From `config.init` (an HF folder) or, when empty, random weights of `config.model`; computed as
+    `config.compute` says (remat, compute_dtype), whichever the source."""
     task = get_task(config.task)
     rng = jax.random.PRNGKey(config.seed)
     if config.init:
@@ -31,9 +32,11 @@ def model_and_params(config: ml_collections.ConfigDict) -> tuple[Wav2Vec2Config,
             raise ValueError(f"no such folder (--config.init={config.init}): expected an HF model folder "
                              f"(config.json + weights) or a previous run's hf/ export")
         model_config, pretrained = load_hf(config.init)
-        return model_config, init_params(task, model_config, rng, pretrained)
-    model_config = Wav2Vec2Config.from_dict(config.model.to_dict())
-    return model_config, init_params(task, model_config, rng)
+    else:
+        model_config, pretrained = Wav2Vec2Config.from_dict(config.model.to_dict()), None
+    compute = config.compute.to_dict() if "compute" in config else {}
+    model_config = with_compute(model_config, compute, "config.compute")
+    return model_config, init_params(task, model_config, rng, pretrained)
 
 
 def ser_examples(utts, min_samples: int) -> Examples:
