@@ -16,6 +16,7 @@ from absl import logging
 
 from recovery_jax.data import batch_iterator
 from recovery_jax.models import Wav2Vec2Config
+from recovery_jax.models.spec_augment import with_augment
 from recovery_jax.train import checkpoint
 from recovery_jax.train.optim import make_optimizer
 from recovery_jax.train.step import create_state, make_eval_step, make_train_step, replicate
@@ -106,8 +107,10 @@ def fit(task: Task, model_config: Wav2Vec2Config, params: Any, data: Examples,
         config: ml_collections.ConfigDict, workdir: str) -> Any:
     """Trains `config.total_steps` micro-batches (resuming from `workdir` if it holds a checkpoint).
 
-    Returns the final params (host numpy tree).
+    Returns the final params (host numpy tree). `config.augment`, if present, overrides the model config's
+    SpecAugment / LayerDrop fields for training (models/spec_augment.py).
     """
+    model_config = with_augment(model_config, config.augment.to_dict() if "augment" in config else {})
     os.makedirs(workdir, exist_ok=True)
     tx, train_step = _optimizer_and_step(task, model_config, config.optim.to_json(),
                                          config.total_steps // config.optim.accum_steps, jax.tree.structure(params))
