@@ -43,13 +43,14 @@ def _runs(mask):
     ([149, 120, 60, 31], 149, 0.3, 10, 2, True),  # time axis, padded batch: wav2vec2-base's fine-tuning shape
     ([49, 49, 49], 49, 0.65, 4, 2, True),  # dense masking: spans overlap a lot
     ([64, 64], 64, 0.2, 8, 0, False),  # feature axis: no padding, no minimum, zero spans happen
+    ([40, 25], 40, 0.0, 5, 2, True),  # only the minimum: exactly two spans per row
 ])
 def test_masks_follow_hf_compute_mask_indices(frames, width, prob, length, min_masks, attention):
     ours, hf = _ours(frames, width, prob, length, min_masks), _hf(frames, width, prob, length, min_masks, attention)
     assert ours.shape == hf.shape == (DRAWS, len(frames), width)
     for b, n in enumerate(frames):
         assert not ours[:, b, n:].any()  # padding never masked
-    # every masked run is a union of whole spans; at least min_masks spans' worth where they fit
+    # every masked run is a union of whole spans; a row with a minimum has at least one
     assert _runs(ours).min() >= length
     assert (ours.sum(-1) >= min(min_masks, 1) * length).all()
     np.testing.assert_allclose(ours.sum(-1).mean(0), hf.sum(-1).mean(0), rtol=0.03)  # masked frames per row
