@@ -6,10 +6,19 @@
 """
 
 import ml_collections
+from ml_collections.config_dict import placeholder
 
 from configs import corpus
 from recovery_jax.data.cache import user_cache_dir
+from recovery_jax.models import Wav2Vec2Config
 from recovery_jax.models.presets import PRESETS
+from recovery_jax.models.spec_augment import AUGMENT_FIELDS
+
+
+def augment(**values) -> ml_collections.ConfigDict:
+    """Every SpecAugment / LayerDrop field, typed so the command line can set it; unset ones are None."""
+    types = {name: type(getattr(Wav2Vec2Config(), name)) for name in AUGMENT_FIELDS}
+    return ml_collections.ConfigDict({name: values.get(name, placeholder(types[name])) for name in AUGMENT_FIELDS})
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -33,6 +42,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.optim = ml_collections.ConfigDict(dict(
         lr=1e-5, b1=0.9, b2=0.999, eps=1e-8, clip_norm=1.0, accum_steps=8, warmup_steps=0,
         schedule="constant", frozen=("backbone/feature_extractor",)))
+    # SpecAugment masks and LayerDrop, applied in training as HF does (README "Fine-tuning"). A field left unset
+    # takes the model's value (the checkpoint's config.json, or `model` above). Both off: the paper's recipe does
+    # not mention them, and our runs so far had neither.
+    c.augment = augment(apply_spec_augment=False, layerdrop=0.0)
     c.checkpoint_every = 8 if quick else 200
     c.keep_checkpoints = 2
     c.log_every = 4 if quick else 50

@@ -22,8 +22,8 @@ RANDOM_LABEL = ("tiny random weights built by this command (transformers save_pr
 
 
 def train_overrides(dropout: bool) -> dict[str, float]:
-    """Config fields for training. SpecAugment and LayerDrop are off on both sides (our JAX step draws no
-    time masks); `dropout=False` zeroes every dropout so the frameworks differ only in numerics."""
+    """Config fields for training. SpecAugment and LayerDrop are off on both sides (each framework would draw
+    them from its own generator); `dropout=False` zeroes every dropout so the frameworks differ only in numerics."""
     off = dict(mask_time_prob=0.0, mask_feature_prob=0.0, layerdrop=0.0)
     if not dropout:
         off.update(hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,

@@ -18,7 +18,8 @@ _BACKBONE_FIELDS = (
 )
 _ARCH_FIELDS = _BACKBONE_FIELDS + (
     "hidden_dropout", "activation_dropout", "attention_dropout", "feat_proj_dropout",
-    "final_dropout", "layerdrop", "mask_time_prob", "mask_feature_prob", "mask_time_length", "mask_time_min_masks",
+    "final_dropout", "layerdrop", "apply_spec_augment", "mask_time_prob", "mask_time_length", "mask_time_min_masks",
+    "mask_feature_prob", "mask_feature_length", "mask_feature_min_masks",
     "vocab_size", "pad_token_id", "classifier_proj_size", "num_labels",
     "num_codevectors_per_group", "num_codevector_groups", "codevector_dim", "proj_codevector_dim",
     "contrastive_logits_temperature", "num_negatives", "diversity_loss_weight",
@@ -60,11 +61,15 @@ class Wav2Vec2Config:
     attention_dropout: float = 0.1
     feat_proj_dropout: float = 0.0
     final_dropout: float = 0.1
+    # Training-time regularisation, applied as HF does in train mode (see models/spec_augment.py).
     layerdrop: float = 0.0
+    apply_spec_augment: bool = True
     mask_time_prob: float = 0.05
-    mask_feature_prob: float = 0.0
     mask_time_length: int = 10
     mask_time_min_masks: int = 2
+    mask_feature_prob: float = 0.0
+    mask_feature_length: int = 10
+    mask_feature_min_masks: int = 0
     vocab_size: int = 32
     pad_token_id: int = 0
     classifier_proj_size: int = 256
@@ -97,6 +102,14 @@ class Wav2Vec2Config:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not divisible by "
                              f"num_attention_heads {self.num_attention_heads}")
+        for name in ("layerdrop", "mask_time_prob", "mask_feature_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
+        for name in ("mask_time_length", "mask_feature_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 frame / channel, got {getattr(self, name)}")
+        if self.mask_feature_prob > 0 and self.mask_feature_length > self.hidden_size:
+            raise ValueError(f"mask_feature_length {self.mask_feature_length} exceeds hidden_size {self.hidden_size}")
 
     @property
     def head_dim(self) -> int:

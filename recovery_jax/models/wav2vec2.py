@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from recovery_jax.models.config import Wav2Vec2Config, frame_mask as valid_frames
+from recovery_jax.models.spec_augment import span_mask
 
 # torch.nn.LayerNorm / GroupNorm default, used by the conv stack whatever config.layer_norm_eps says.
 TORCH_NORM_EPS = 1e-5
@@ -306,12 +307,31 @@ class Encoder(nn.Module):
             x = self.layer_norm(x)
         return self.dropout(x, deterministic=deterministic)
 
+    def _layerdrop(self, deterministic: bool) -> Optional[jax.Array]:
+        """(L,) bool, layers skipped this step (HF LayerDrop: one draw per layer for the whole batch), or None.
+
+        A skipped layer passes its input on (its hidden state repeats it, as in transformers v4; v5 leaves it
+        out, which a fixed shape cannot) with zero attention maps. Selected, not branched, so the step stays
+        one program under pmap/vmap; its parameters get a zero gradient (torch: none, so torch's Adam skips
+        them that step while ours still applies their momentum).
+        """
+        cfg = self.config
+        if deterministic or cfg.layerdrop <= 0.0:
+            return None
+        skip = jax.random.uniform(self.make_rng("dropout"), (cfg.num_hidden_layers,)) < cfg.layerdrop
+        self.sow("intermediates", "layerdrop_skip", skip)
+        return skip
+
     def __call__(self, x: jax.Array, frame_mask: Optional[jax.Array], deterministic: bool
                  ) -> tuple[jax.Array, jax.Array, jax.Array]:
         x = self.embed(x, frame_mask, deterministic)
         hidden_states, attentions = [x], []
-        for layer in self.layers:
-            x, probs = layer(x, frame_mask, deterministic)
+        skip = self._layerdrop(deterministic)
+        for i, layer in enumerate(self.layers):
+            y, probs = layer(x, frame_mask, deterministic)
+            if skip is not None:
+                y, probs = jnp.where(skip[i], x, y), jnp.where(skip[i], 0.0, probs)
+            x = y
             hidden_states.append(x)
             attentions.append(probs)
         if self.config.do_stable_layer_norm:
@@ -357,10 +377,10 @@ class Wav2Vec2Model(nn.Module):
         Hidden states come in `config.compute_dtype`, attention maps in float32.
 
         `conv_features` skips the conv stack (the frozen encoder's output, computed once upstream).
+        Training mode (`deterministic=False`, rng "dropout") applies the config's SpecAugment masks and LayerDrop.
         """
         hidden, extract_features, frame_mask = self._projected(audio, sample_lengths, deterministic, conv_features)
-        if mask_time_indices is not None:
-            hidden = jnp.where(mask_time_indices[:, :, None], self.masked_spec_embed.astype(hidden.dtype), hidden)
+        hidden = self._mask_hidden_states(hidden, frame_mask, mask_time_indices, deterministic)
         last, hidden_states, attentions = self.encoder(hidden, frame_mask, deterministic)
         if frame_mask is None:
             frame_mask = jnp.ones(last.shape[:2], bool)
@@ -368,6 +388,28 @@ class Wav2Vec2Model(nn.Module):
             last_hidden_state=last, extract_features=extract_features, frame_mask=frame_mask,
             hidden_states=hidden_states if output_hidden_states else None,
             attentions=attentions if output_attentions else None)
+
+    def _mask_hidden_states(self, hidden: jax.Array, frame_mask: Optional[jax.Array],
+                            mask_time_indices: Optional[jax.Array], deterministic: bool) -> jax.Array:
+        """HF `_mask_hidden_states`: given time masks, or in training ones drawn per the config, replace frames
+        with `masked_spec_embed`; in training, feature masks zero channels. Padding frames are never drawn."""
+        cfg = self.config
+        if not cfg.apply_spec_augment:
+            return hidden
+        b, t, h = hidden.shape
+        if mask_time_indices is None and not deterministic and cfg.mask_time_prob > 0:
+            frames = jnp.full((b,), t) if frame_mask is None else frame_mask.sum(-1)
+            mask_time_indices = span_mask(self.make_rng("dropout"), frames, t, cfg.mask_time_prob,
+                                          cfg.mask_time_length, cfg.mask_time_min_masks)
+            self.sow("intermediates", "mask_time_indices", mask_time_indices)
+        if mask_time_indices is not None:
+            hidden = jnp.where(mask_time_indices[:, :, None], self.masked_spec_embed.astype(hidden.dtype), hidden)
+        if not deterministic and cfg.mask_feature_prob > 0:
+            channels = span_mask(self.make_rng("dropout"), jnp.full((b,), h), h, cfg.mask_feature_prob,
+                                 cfg.mask_feature_length, cfg.mask_feature_min_masks)
+            self.sow("intermediates", "mask_feature_indices", channels)
+            hidden = jnp.where(channels[:, None, :], 0.0, hidden)
+        return hidden
 
     def encoder_input(self, audio: jax.Array, sample_lengths: jax.Array, *,
                       conv_features: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:

@@ -17,6 +17,7 @@ from absl import logging
 
 from recovery_jax.data import batch_iterator
 from recovery_jax.models import Wav2Vec2Config
+from recovery_jax.models.spec_augment import with_augment
 from recovery_jax.train import checkpoint
 from recovery_jax.train.metric_writer import MetricWriter
 from recovery_jax.train.optim import learning_rate, make_optimizer
@@ -149,13 +150,15 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
     checkpoint holds all runs). `config.run_placement` ("data" or "runs") places runs on devices (runs.py).
 
     Frozen leaves (`config.optim.frozen`) equal in every run go in once; the frozen conv stack then runs as one
-    conv over all runs' rows. Returns each run's final params (host numpy trees).
+    conv over all runs' rows. `config.augment`, if present, overrides the model config's SpecAugment / LayerDrop
+    fields for training (models/spec_augment.py). Returns each run's final params (host numpy trees).
     """
     runs = len(params)
     seeds = list(seeds) if seeds is not None else [config.seed] * runs
     names = list(names) if names is not None else [f"run{r}" for r in range(runs)]
     if not (len(data) == len(seeds) == len(names) == runs):
         raise ValueError(f"fit_many: {runs} params, {len(data)} data sets, {len(seeds)} seeds, {len(names)} names")
+    model_config = with_augment(model_config, config.augment.to_dict() if "augment" in config else {})
     layout = Layout(runs, config.get("run_placement", "data"))
     os.makedirs(workdir, exist_ok=True)
     shared, own, tx, train_step = _program(task, model_config, config.optim, config.total_steps, params,

@@ -16,6 +16,7 @@ import ml_collections
 import numpy as np
 
 from recovery_jax.models import Wav2Vec2Config, feature_lengths
+from recovery_jax.models.spec_augment import num_spans
 from recovery_jax.models.pretraining import Wav2Vec2ForPreTraining, pretraining_losses
 
 # fairseq's wav2vec2-base recipe scales the conv stack's gradient by 0.1 (HF's script does not scale it).
@@ -24,20 +25,16 @@ FEATURE_GRAD_MULT = 0.1
 
 def mask_spans(rng: np.random.Generator, frames: np.ndarray, width: int, prob: float, length: int,
                min_masks: int) -> np.ndarray:
-    """(B, width) bool: HF `_compute_mask_indices` with per-utterance valid `frames` (B,).
+    """(B, width) bool: HF `_compute_mask_indices` with per-utterance valid `frames` (B,), on the host.
 
-    Each utterance gets int(prob * frames / length + u) spans (u ~ U[0, 1) shared by the batch, at least
-    `min_masks`) of `length` frames, starts drawn without replacement so spans stay inside valid frames.
+    `num_spans` spans of `length` frames per utterance (the same count as fine-tuning's in-graph
+    `span_mask`), starts drawn without replacement so spans stay inside valid frames.
     """
+    frames = np.asarray(frames)
     mask = np.zeros((len(frames), width), bool)
-    epsilon = rng.random()
-    for row, n in enumerate(np.asarray(frames)):
-        starts_available = int(n) - (length - 1)
-        spans = max(int(prob * n / length + epsilon), min_masks)
-        if spans * length > width:
-            spans = width // length
-        spans = max(min(spans, starts_available), 0)
-        starts = rng.choice(max(starts_available, 0), spans, replace=False)
+    spans = num_spans(frames, width, prob, length, min_masks, rng.random())
+    for row, n in enumerate(frames):
+        starts = rng.choice(max(int(n) - (length - 1), 0), int(spans[row]), replace=False)
         mask[row, (starts[:, None] + np.arange(length)).reshape(-1)] = True
     return mask
 
