@@ -105,11 +105,12 @@ def main(argv=None) -> None:
         print(json.dumps({"peak_rss_mib": peak_rss_mib(), "before_mib": before}))
         return
     start = time.perf_counter()
-    _sequential(task, model, config, params, data, list(seeds))
-    sequential = time.perf_counter() - start
-    start = time.perf_counter()
     _joint(task, model, config, params, data, seeds)
     joint = time.perf_counter() - start
+    print(f"  joint fit_many: {joint:.1f} s", flush=True)
+    start = time.perf_counter()
+    _sequential(task, model, config, params, data, list(seeds))
+    sequential = time.perf_counter() - start
     child = ["--preset", args.preset, "--seeds", str(args.seeds), "--runs", str(len(params)), "--steps", "2"]
     memory = {side: run_child("benchmarks.many_runs", side, child) for side in ("joint", "one")}
     profile = _profile(task, model, config, params, data, seeds)

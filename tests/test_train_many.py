@@ -4,7 +4,6 @@ placements, the shared frozen conv stack, NaN naming the run, SIGKILL resume and
 import dataclasses
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from recovery_jax.train.runs import split_shared, stack
 from recovery_jax.train.step import make_train_step, merge_params, replicate, create_state
 from recovery_jax.train.optim import make_optimizer
 from recovery_jax.train.tasks import get_task, init_params
-from train_helpers import MICRO, tone_examples, train_config
+from train_helpers import MICRO, run_two_processes, tone_examples, train_config
 
 SER = get_task("ser")
 NO_DROPOUT = dataclasses.replace(MICRO, hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
@@ -172,26 +171,8 @@ def test_sigkill_at_a_random_step_then_resume_equals_uninterrupted(tmp_path, ini
     assert all(np.array_equal(x, y) for x, y in zip(_worker_runs(tmp_path), uninterrupted_runs))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_runs_split_over_two_processes_equal_one_process(tmp_path, init_file, uninterrupted_runs):
-    import os
-
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1", "JAX_PLATFORMS": "cpu"}
-    coordinator = f"127.0.0.1:{_free_port()}"
-    procs = [subprocess.Popen(WORKER + [init_file, str(tmp_path), "20", "runs", coordinator, "2", str(i)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    try:
-        errors = [p.communicate(timeout=600)[1] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for p, err in zip(procs, errors):
-        assert p.returncode == 0, err[-3000:]
+    run_two_processes(WORKER + [init_file, str(tmp_path), "20", "runs"], timeout=600)
     for process in range(2):
         assert all(np.array_equal(x, y) for x, y in zip(_worker_runs(tmp_path, process), uninterrupted_runs))

@@ -1,8 +1,6 @@
 """Exactness against one uninterrupted 2-device run: in-process resume, SIGKILL + resume, two processes."""
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ import pytest
 
 from recovery_jax.train.loop import fit
 from recovery_jax.train.tasks import get_task, init_params
-from train_helpers import MICRO, tone_examples, train_config
+from train_helpers import MICRO, run_two_processes, tone_examples, train_config
 
 STEPS = 20  # checkpoints every 4 (train_config), so a kill after the first one leaves most of the run
 WORKER = [sys.executable, str(Path(__file__).with_name("train_helpers.py")), "fit"]
@@ -77,24 +75,8 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, init, uninte
     _assert_identical(_worker_params(tmp_path), uninterrupted)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_processes_one_device_each_equal_one_process_two_devices(tmp_path, init, uninterrupted):
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1", "JAX_PLATFORMS": "cpu"}
-    coordinator = f"127.0.0.1:{_free_port()}"
-    procs = [subprocess.Popen(WORKER + [init[1], str(tmp_path), str(STEPS), coordinator, "2", str(i)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    try:
-        errors = [p.communicate(timeout=300)[1] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for p, err in zip(procs, errors):
-        assert p.returncode == 0, err[-3000:]
+    run_two_processes(WORKER + [init[1], str(tmp_path), str(STEPS)], timeout=300)
     for process in range(2):
         _assert_identical(_worker_params(tmp_path, process), uninterrupted)
     assert max(_committed_steps(tmp_path)) == STEPS

@@ -64,6 +64,27 @@ def fit_worker(init: str, workdir: str, total_steps: int, distributed: tuple = (
     np.savez(os.path.join(workdir, f"params.{jax.process_index()}.npz"), *jax.tree.leaves(trained))
 
 
+def run_two_processes(command: list, timeout: float) -> None:
+    """`command + [coordinator, "2", process id]` as two one-device CPU processes joined on 127.0.0.1; both
+    must succeed."""
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        coordinator = f"127.0.0.1:{s.getsockname()[1]}"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1", "JAX_PLATFORMS": "cpu"}
+    procs = [subprocess.Popen(command + [coordinator, "2", str(i)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    try:
+        errors = [p.communicate(timeout=timeout)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, err in zip(procs, errors):
+        assert p.returncode == 0, err[-3000:]
+
+
 MANY_SEEDS = (3, 5, 7, 9)  # four runs: two folds' data x two seeds
 
 
