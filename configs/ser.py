@@ -51,4 +51,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.log_every = 4 if quick else 50
     c.eval_batch_size = 8
     c.export_hf = True
+    # Several runs in one job (fit_many): "data" splits each run's batch over the devices; "runs" gives each
+    # device whole runs (the run count must be a multiple of the device count).
+    c.run_placement = "data"
     return c

@@ -14,7 +14,7 @@ from recovery_jax.data.cache import user_cache_dir
 
 def _fit_section(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     keep = ("seed", "batch_size", "total_steps", "bucket_samples", "optim", "checkpoint_every", "keep_checkpoints",
-            "log_every", "eval_batch_size", "pretrain", "augment")
+            "log_every", "eval_batch_size", "pretrain", "augment", "run_placement")
     return ml_collections.ConfigDict({k: c[k] for k in keep if k in c})
 
 
