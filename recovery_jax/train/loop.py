@@ -247,8 +247,7 @@ def _program(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.Con
              params: Sequence[Any], data_parallel: bool) -> tuple[dict, list[Any], Any, Any]:
     """(shared params, each run's own params, optimiser, pmapped step) for these runs."""
     shared, own = split_shared(params, optim.frozen)
-    freeze_conv = any(p.startswith("backbone/feature_extractor") for p in optim.frozen)
-    shared_conv = freeze_conv and "feature_extractor" in shared.get("backbone", {}) and \
+    shared_conv = _freezes_conv(optim.frozen) and "feature_extractor" in shared.get("backbone", {}) and \
         "feature_extractor" not in own[0].get("backbone", {})
     tx, train_step = _optimizer_and_step(task, model_config, optim.to_json(), total_steps // optim.get("accum_steps", 1),
                                          jax.tree.structure(own[0]), data_parallel, shared_conv)
@@ -272,6 +271,10 @@ def single_run(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.C
     return state, step, params_of
 
 
+def _freezes_conv(frozen: Sequence[str]) -> bool:
+    return any(p.startswith("backbone/feature_extractor") for p in frozen)
+
+
 @functools.lru_cache(maxsize=32)
 def _optimizer_and_step(task: Task, model_config: Wav2Vec2Config, optim_json: str, total_updates: int,
                         params_structure: Any, data_parallel: bool, shared_conv: bool) -> tuple[Any, Any]:
@@ -279,9 +282,8 @@ def _optimizer_and_step(task: Task, model_config: Wav2Vec2Config, optim_json: st
     optim = ml_collections.ConfigDict(json.loads(optim_json))
     params_like = jax.tree.unflatten(params_structure, [0] * params_structure.num_leaves)
     tx = make_optimizer(optim, params_like, total_updates)
-    freeze_conv = any(p.startswith("backbone/feature_extractor") for p in optim.frozen)
-    return tx, make_train_step(task.loss, task.make_module(model_config), tx, freeze_conv, data_parallel,
-                               shared_conv)
+    return tx, make_train_step(task.loss, task.make_module(model_config), tx, _freezes_conv(optim.frozen),
+                               data_parallel, shared_conv)
 
 
 @functools.lru_cache(maxsize=32)
