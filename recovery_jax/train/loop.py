@@ -164,11 +164,9 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
     shared, own, tx, train_step = _program(task, model_config, config.optim, config.total_steps, params,
                                            layout.data_parallel)
     mgr = checkpoint.manager(workdir, config.checkpoint_every, config.keep_checkpoints)
-    first, host_state = checkpoint.restore_latest(mgr, jax.device_get(create_state(stack(own), tx)))
-    first = first or 0
+    first, state = _initial_state(mgr, own, tx, layout)
     if first:
         logging.info("resuming %s from step %d", workdir, first)
-    state = _state_to_devices(host_state, layout)
     shared_on_devices = replicate(shared)
     rngs = layout.to_devices(np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds]))
     run_configs = [_with_seed(config, s) for s in seeds]
@@ -221,6 +219,28 @@ def _with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.C
     return run
 
 
+def _initial_state(mgr, own: Sequence[Any], tx, layout: Layout) -> tuple[int, TrainState]:
+    """(step, device state) of the newest checkpoint in `mgr`, or (0, a fresh state)."""
+    if mgr.latest_step() is None:
+        return 0, _fresh_state(own, tx, layout)
+    step, host = checkpoint.restore_latest(mgr, jax.device_get(create_state(stack(own), tx)))
+    return step, _state_to_devices(host, layout)
+
+
+def _fresh_state(own: Sequence[Any], tx, layout: Layout) -> TrainState:
+    """A new state built where it lives: the params go to the devices once and the optimiser state is created
+    there, so a base model's Adam moments never exist as host copies (they doubled the step's peak memory)."""
+    params = layout.to_devices(stack(own))
+    return TrainState(step=replicate(np.zeros((), np.int32)), params=params,
+                      opt_state=_init_on_devices(tx)(params),
+                      nonfinite_step=layout.to_devices(np.zeros((len(own),), np.int32)))
+
+
+@functools.lru_cache(maxsize=32)
+def _init_on_devices(tx) -> Callable:
+    return jax.pmap(jax.vmap(tx.init))
+
+
 def _state_to_devices(host: TrainState, layout: Layout) -> TrainState:
     return TrainState(step=replicate(np.asarray(host.step)), params=layout.to_devices(host.params),
                       opt_state=layout.to_devices(host.opt_state),
@@ -260,7 +280,7 @@ def single_run(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.C
     (device state, step(state, batch) -> (state, sums), params_of(state) -> host params). Batches are plain
     (devices, rows, ...); the run axis is added here."""
     shared, own, tx, train_step = _program(task, model_config, optim, total_steps, [params], True)
-    state = replicate(create_state(stack(own), tx))
+    state = _fresh_state([own[0]], tx, Layout(1))
     rngs, shared_on_devices = replicate(np.asarray(jax.random.PRNGKey(seed))[None]), replicate(shared)
 
     def step(state: TrainState, batch: dict) -> tuple[TrainState, Any]:

@@ -24,6 +24,8 @@ PLACEMENTS = ("data", "runs")
 
 
 def stack(trees: Sequence[Any]) -> Any:
+    if len(trees) == 1:  # a view: one base model's params are 360 MB
+        return jax.tree.map(lambda x: np.asarray(x)[None], trees[0])
     return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
 
 
@@ -73,7 +75,11 @@ class Layout:
     def to_devices(self, host_tree: Any) -> Any:
         """Host leaves (R, ...) -> this process's device slots (local devices, runs per device, ...)."""
         slots = self.local_runs()
-        return to_local_devices(jax.tree.map(lambda x: np.asarray(x)[slots], host_tree))
+        in_order = slots.size == self.runs and (slots.reshape(-1) == np.arange(self.runs)).all()
+        # In run order the slots are a reshape (a view), not a gathered host copy.
+        return to_local_devices(jax.tree.map(
+            lambda x: np.asarray(x).reshape(slots.shape + np.shape(x)[1:]) if in_order else np.asarray(x)[slots],
+            host_tree))
 
     def to_host(self, device_tree: Any) -> Any:
         """Device leaves (local devices, runs per device, ...) -> numpy (R, ...), every run on every process.
