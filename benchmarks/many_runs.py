@@ -66,9 +66,9 @@ def _profile(task, model, config, params, data, seeds) -> dict:
     """Seconds per joint step: host batching, the whole device step, and the frozen conv stack alone."""
     import jax
 
-    from recovery_jax.train.loop import _joint_batch, _program, _training_batches
-    from recovery_jax.train.runs import Layout, stack
-    from recovery_jax.train.step import create_state, replicate
+    from recovery_jax.train.loop import _fresh_state, _joint_batch, _program, _training_batches
+    from recovery_jax.train.runs import Layout
+    from recovery_jax.train.step import replicate
     from recovery_jax.train.tasks import frozen_conv_features
 
     layout = Layout(len(params))
@@ -76,7 +76,7 @@ def _profile(task, model, config, params, data, seeds) -> dict:
     streams = [_training_batches(d, config, s, 0, True) for d, s in zip(data, seeds)]
     host = median_seconds(lambda: _joint_batch([next(s) for s in streams], layout), 5)
     batch = _joint_batch([next(s) for s in streams], layout)
-    holder = [replicate(create_state(stack(own), tx))]
+    holder = [_fresh_state(own, tx, layout)]
     rngs = layout.to_devices(np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds]))
     shared_on_devices = replicate(shared)
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_installed
 
 from configs import study_embedded
 from recovery_jax.study.study import StudyConfigError, validate
@@ -40,16 +41,16 @@ def test_bad_flags_fail_before_any_work(tmp_path):
         validate(c)
 
 
-def _study(workdir, *extra, **popen):
+def _study(workdir):
     cmd = [sys.executable, "-m", "launch.study", "--config", "configs/study_embedded.py:quick",
-           "--workdir", str(workdir), *extra]
+           "--workdir", str(workdir)]
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            **popen)
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.slow
-def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path):
+def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path, installed):
+    """Started from the checkout, killed, then finished by the installed `recovery-jax study` (as a user has it)."""
     workdir = tmp_path / "study"
     # kill the first run once some stages are done, then rerun to completion
     proc = _study(workdir)
@@ -61,9 +62,10 @@ def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path):
     proc.wait()
     done_before = {p.parent.name: p.stat().st_mtime for p in stages.glob("*/DONE")}
     assert len(done_before) >= 2  # pretraining and the CTC job: the SER jobs rerun
-    proc = _study(workdir)
-    out, _ = proc.communicate(timeout=900)
-    assert proc.returncode == 0, out[-3000:]
+    rerun = run_installed(installed, "study", "--config", "study_embedded.py:quick", "--workdir", str(workdir),
+                          env={"XLA_FLAGS": "--xla_force_host_platform_device_count=1"})
+    out = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, out[-3000:]
     for name, mtime in done_before.items():  # finished stages were not redone
         assert (stages / name / "DONE").stat().st_mtime == mtime
     assert "cached" in out
