@@ -74,21 +74,29 @@ def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path, installed)
     table1 = json.loads((results / "table1.json").read_text())
     names = [row["representation"] for row in table1]
     assert names == ["ComParE_LLDxF", "BoAW(ComParE_LLD)", "PT", "SER", "ASR10", "ASR100", "ASR960",
-                     "ASR10→SER", "ASR100→SER", "ASR960→SER"]
+                     "ASR10→SER", "ASR100→SER", "ASR960→SER", "SER(other seed)"]
     for row in table1:
         assert 0 <= row["UAR"] <= 100 and 0 <= row["WAR"] <= 100
     table2 = json.loads((results / "table2.json").read_text())
-    assert [r["system"] for r in table2] == ["ASR10→SER", "ASR100→SER", "ASR960→SER"]
+    assert [r["system"] for r in table2] == ["SER(other seed)", "ASR10→SER", "ASR100→SER", "ASR960→SER"]
     assert all(0 <= r["mismatch % vs SER"] <= 100 for r in table2)
+    for row in table2[1:]:  # each against the floor: excess = mismatch - floor's, and a p-value
+        assert 0 <= row["p (sign test)"] <= 1
+        floor = table2[0]["mismatch % vs SER"]
+        assert abs(row["beyond the floor (% points)"] - (row["mismatch % vs SER"] - floor)) < 1e-6
     table3 = json.loads((results / "table3.json").read_text())
+    assert [r["system"] for r in table3] == ["ASR10→SER", "ASR100→SER", "ASR960→SER", "SER(other seed)"]
     for row in table3:  # the threshold rule keeps >= 70 % of the data, so every match % is defined
         assert 70 <= row["data %"] <= 100 and 0 <= row["match %"] <= 100 and 0 <= row["distance > 1 %"] <= 100
     for figure in ("figure3.png", "figure4.png", "layerwise.png", "cka_SER_vs_ASR100-to-SER.png"):
         assert (results / figure).stat().st_size > 1000
     figure4 = (results / "figure4.csv").read_text().splitlines()
-    assert len(figure4) == 1 + 6 * 6 * 6  # header + 6 pairs x layers x heads of the tiny model
+    assert len(figure4) == 1 + 7 * 6 * 6  # header + 7 pairs (6 + the noise floor) x layers x heads of the tiny model
     report = (results / "report.md").read_text()
     assert "Table I" in report and "paper UAR" in report
+    floor = report.split("## Against the same-recipe noise floor", 1)[1].split("## Table I", 1)[0]
+    assert all(f"- {name}: decisions differ" in floor for name in ("ASR10→SER", "ASR100→SER", "ASR960→SER"))
+    assert "nan" not in floor
 
 
 def _iemocap_tree(root: Path, utts) -> Path:

@@ -6,7 +6,7 @@ from recovery_jax.analysis.cka import (CKAState, cka_init, cka_result, cka_updat
                                        pooled_cka)
 from recovery_jax.analysis.cosine import (PAPER_THRESHOLDS, ThresholdAgreement, cosine_distances, histogram_curve,
                                           threshold_agreement)
-from recovery_jax.analysis.decisions import match_percent, mismatch_percent
+from recovery_jax.analysis.decisions import match_percent, mismatch_beyond_floor, mismatch_percent
 from recovery_jax.analysis.figures import plot_attention_distances, plot_cka, plot_cosine_histograms
 from recovery_jax.analysis.systems import (attention_distances, layer_cka, load_stacked, make_attention_distance_fn,
                                            make_cka_update_fn, shares_conv_stack, stack_params)

@@ -40,6 +40,22 @@ def _settings(config: ml_collections.ConfigDict) -> str:
     return "\n".join(lines)
 
 
+def _noise_floor(floor: Mapping[str, Mapping[str, float]]) -> str:
+    """One line per ASR(x)->SER: each measure beside SER(other seed)'s, and the sign test on the decisions."""
+    lines = ["SER trained again with only its seed changed sets the floor: how far two runs of one recipe fall apart."]
+    for name, f in floor.items():
+        verdict = "exceeds the floor" if f["p_value"] < 0.05 else "does not exceed the floor"
+        lines.append(
+            f"- {name}: decisions differ from SER on {f['mismatch_percent']:.1f} % of utterances against the floor's "
+            f"{f['floor_mismatch_percent']:.1f} % ({verdict}: one-sided sign test over utterances, "
+            f"p = {f['p_value']:.2g}); median last-layer cosine distance {f['median_cosine_distance']:.3f} "
+            f"(floor {f['floor_median_cosine_distance']:.3f}); mean Eq. 1 attention distance "
+            f"{f['mean_attention_distance']:.4f} (floor {f['floor_mean_attention_distance']:.4f}); same-layer CKA "
+            f"{f['same_layer_cka']:.3f} (floor {f['floor_same_layer_cka']:.3f}).")
+    lines.append("One control seed pair: the floor itself is one draw (spread over more seed pairs is not measured).")
+    return "\n".join(lines)
+
+
 def write_report(results: Path, config: ml_collections.ConfigDict, utts: Sequence, summary: Mapping[str, Any],
                  markdown_tables: Mapping[str, str]) -> None:
     counts = {e: sum(u.emotion == e for u in utts) for e in sorted({u.emotion for u in utts})}
@@ -65,6 +81,8 @@ for speech recognition task". Paper numbers are set beside ours ({"IEMOCAP" if c
 {"ASR systems on held-out speech (the emotion corpus's neutral clips):" if asr else ""}
 {asr}
 
+## Against the same-recipe noise floor
+{_noise_floor(summary["noise_floor"])}
 ## Table I: UAR / WAR (%)
 {markdown_tables["table1"]}
 ## Table II: decision mismatch with SER (%)

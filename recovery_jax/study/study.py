@@ -11,8 +11,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from recovery_jax.analysis import (cosine_distances, mismatch_percent, plot_attention_distances, plot_cka,
-                                   plot_cosine_histograms, pooled_cka, threshold_agreement)
+from recovery_jax.analysis import (cosine_distances, mismatch_beyond_floor, mismatch_percent, plot_attention_distances,
+                                   plot_cka, plot_cosine_histograms, pooled_cka, threshold_agreement)
 from recovery_jax.data import loso_folds
 from recovery_jax.data.corpora import CORPORA, asr_corpus, check_root, emotion_corpus
 from recovery_jax.study import report, tables
@@ -23,6 +23,9 @@ from recovery_jax.study.systems import asr_systems, checkpoint_system, pretraine
 
 ASR_SUBSETS = {"ASR10": "asr10", "ASR100": "asr100", "ASR960": "asr960"}
 SYSTEMS = ("PT", *ASR_SUBSETS)
+# The same-recipe noise floor (beyond the paper): SER again, only its seed changed. Every comparison with SER is
+# also made with it, so a difference between SER and ASR(x)->SER can be read against two SER runs' difference.
+CONTROL = "SER(other seed)"
 
 
 class StudyConfigError(ValueError):
@@ -51,10 +54,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def planned_stages(config: ml_collections.ConfigDict) -> int:
     own = 0 if config.checkpoints.PT else 2  # pretraining, one CTC job for all ASR subsets
-    return own + 4 + 2 + 8 + 1 + len(config.analysis.layerwise)  # one SER job (all folds) per system
+    return own + 5 + 2 + 9 + 1 + len(config.analysis.layerwise)  # one SER job (all folds) per system + control
 
 
-def _systems(config, stages: Stages, utts, folds, ckey: str) -> tuple[Any, dict, Any, dict]:
+def _systems(config, stages: Stages, utts, folds, ckey: str) -> tuple[Any, dict, Any, Any, dict]:
     if config.checkpoints.PT:
         pt = checkpoint_system("PT", config.checkpoints.PT)
         asr = {name: checkpoint_system(name, config.checkpoints[name]) for name in ASR_SUBSETS}
@@ -66,8 +69,11 @@ def _systems(config, stages: Stages, utts, folds, ckey: str) -> tuple[Any, dict,
         asr = asr_systems(stages, pt, config.ctc, {name: subsets[subset] for name, subset in ASR_SUBSETS.items()},
                           neutral)
     ser = ser_system(stages, "SER", pt, config.ser, folds)
+    other_seed = config.ser.copy_and_resolve_references()
+    other_seed.seed = config.ser.seed + 1
+    control = ser_system(stages, CONTROL, pt, other_seed, folds)
     two_step = {f"{name}→SER": ser_system(stages, f"{name}→SER", asr[name], config.ser, folds) for name in asr}
-    return pt, asr, ser, two_step
+    return pt, asr, ser, control, two_step
 
 
 def _cosine_threshold(config, distances: dict[str, np.ndarray]) -> float:
@@ -91,36 +97,41 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     stages = Stages(workdir / "stages", planned_stages(config))
     labels, sessions = labels_and_sessions(utts)
 
-    pt, asr, ser, two_step = _systems(config, stages, utts, folds, ckey)
-    systems = {s.name: s for s in (pt, ser, *asr.values(), *two_step.values())}
+    pt, asr, ser, control, two_step = _systems(config, stages, utts, folds, ckey)
+    systems = {s.name: s for s in (pt, ser, *asr.values(), *two_step.values(), control)}
     cache = workdir / "embeddings"
     embeddings = {name: system_embeddings(s, utts, cache) for name, s in systems.items()}
 
     # Table I
     probes = probe_handcrafted(stages, utts, cache, config.probe, ckey)
-    for name in ("PT", "SER", *asr, *two_step):
+    for name in ("PT", "SER", *asr, *two_step, CONTROL):
         probes[name] = probe_system(stages, systems[name], embeddings[name], utts, config.probe)
     groups = {"ComParE_LLDxF": "G-1", "BoAW(ComParE_LLD)": "G-1", "PT": "G-2", "SER": "G-3",
-              **{n: "G-3" for n in asr}, **{n: "G-4" for n in two_step}}
+              **{n: "G-3" for n in asr}, **{n: "G-4" for n in two_step}, CONTROL: "control"}
     dims = {"ComParE_LLDxF": 6373, "BoAW(ComParE_LLD)": f"{config.probe.boaw_codebook_size}/"
             f"{config.probe.boaw_codebook_size}", **{n: s.config.hidden_size for n, s in systems.items()}}
     column = tables.paper_column(config.corpus.name)
     table1 = tables.write_table(results, "table1", tables.TABLE1_HEADER,
                                 tables.table1_rows(probes, dims, groups, config.corpus.name))
 
-    # Table II: decisions of SER vs ASR(x)->SER (the probes' per-utterance predictions)
-    table2_rows = [[name, mismatch_percent(probes["SER"]["predictions"], probes[name]["predictions"]),
-                    tables.PAPER_TABLE2[name][column]] for name in two_step]
+    # Table II: decisions of SER vs ASR(x)->SER (the probes' per-utterance predictions), each against the floor
+    predictions = {name: probes[name]["predictions"] for name in ("SER", *two_step, CONTROL)}
+    table2_rows = [[CONTROL, mismatch_percent(predictions["SER"], predictions[CONTROL]), float("nan"),
+                    float("nan"), float("nan")]]
+    for name in two_step:
+        beyond = mismatch_beyond_floor(predictions["SER"], predictions[name], predictions[CONTROL])
+        table2_rows.append([name, mismatch_percent(predictions["SER"], predictions[name]),
+                            tables.PAPER_TABLE2[name][column], beyond["excess_percent"], beyond["p_value"]])
     table2 = tables.write_table(results, "table2", tables.TABLE2_HEADER, table2_rows)
 
     # Table III and Figure 3: last-layer cosine distances, each utterance seen by its own fold's networks
-    last = {name: own_fold_view(embeddings[name], sessions)[:, -1] for name in ("SER", *two_step)}
-    distances = {name: cosine_distances(last["SER"], last[name]) for name in two_step}
+    last = {name: own_fold_view(embeddings[name], sessions)[:, -1] for name in ("SER", *two_step, CONTROL)}
+    distances = {name: cosine_distances(last["SER"], last[name]) for name in (*two_step, CONTROL)}
     threshold = _cosine_threshold(config, distances)
     table3_rows = []
     for name, d in distances.items():
         agreement = threshold_agreement(d, probes["SER"]["predictions"], probes[name]["predictions"], threshold)
-        paper = tables.PAPER_TABLE3[name][column]
+        paper = tables.PAPER_TABLE3.get(name, ((float("nan"),) * 2,) * 2)[column]
         table3_rows.append([name, threshold, agreement.data_percent, agreement.match_percent,
                             agreement.over_one_percent, *paper])
     table3 = tables.write_table(results, "table3", tables.TABLE3_HEADER, table3_rows)
@@ -128,7 +139,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
                            {config.corpus.name: threshold}, results / "figure3.png")
 
     # Figure 4: every ASR(x) and ASR(x)->SER network against SER, fold by fold
-    others = [s for name in asr for s in (asr[name], two_step[f"{name}→SER"])]
+    others = [s for name in asr for s in (asr[name], two_step[f"{name}→SER"])] + [control]
     attention = attention_to_reference(stages, ser, others, utts, config.analysis.batch_size)
     plot_attention_distances({f"SER vs {n}": m for n, m in attention.items()}, results / "figure4.png",
                              normalise=config.analysis.normalise_attention)
@@ -137,6 +148,15 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
            for s in others}
     for name, matrix in cka.items():
         plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER", name)
+
+    noise_floor = {name: {
+        "mismatch_percent": row[1], "floor_mismatch_percent": table2_rows[0][1], "p_value": row[4],
+        "median_cosine_distance": float(np.median(distances[name])),
+        "floor_median_cosine_distance": float(np.median(distances[CONTROL])),
+        "mean_attention_distance": float(attention[name].mean()),
+        "floor_mean_attention_distance": float(attention[CONTROL].mean()),
+        "same_layer_cka": float(np.mean(np.diag(cka[name]))),
+        "floor_same_layer_cka": float(np.mean(np.diag(cka[CONTROL])))} for name, row in zip(two_step, table2_rows[1:])}
 
     # Layer-wise probing (beyond the paper)
     layerwise = {name: probe_every_layer(stages, systems[name], embeddings[name], utts, config.probe)
@@ -147,7 +167,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
         "table1": probes, "table2": table2_rows, "table3": table3_rows, "threshold": threshold,
         "attention": {k: v.tolist() for k, v in attention.items()},
         "cka": {k: v.tolist() for k, v in cka.items()}, "layerwise": layerwise,
-        "asr": {name: s.info for name, s in asr.items()}, "pt": pt.info,
+        "noise_floor": noise_floor, "asr": {name: s.info for name, s in asr.items()}, "pt": pt.info,
         "seconds": time.perf_counter() - start,
     }
     report.write_report(results, config, utts, summary, {"table1": table1, "table2": table2, "table3": table3})

@@ -37,7 +37,9 @@ def paper_column(corpus: str) -> int:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.2f}"
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.1e}"  # small p-values stay readable
     return str(value)
 
 
@@ -70,5 +72,6 @@ def table1_rows(results: dict[str, dict], dims: dict[str, Any], groups: dict[str
 
 
 TABLE1_HEADER = ("group", "representation", "dim", "UAR", "WAR", "paper UAR", "paper WAR")
-TABLE2_HEADER = ("system", "mismatch % vs SER", "paper mismatch %")
+TABLE2_HEADER = ("system", "mismatch % vs SER", "paper mismatch %", "beyond the floor (% points)",
+                 "p (sign test)")
 TABLE3_HEADER = ("system", "threshold", "data %", "match %", "distance > 1 %", "paper data %", "paper match %")
