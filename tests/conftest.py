@@ -55,3 +55,13 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Slow end-to-end tests first: with `-n 2` the long ones then run side by side instead of ending the run
     on one worker while the other idles."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def default_emotion_corpus() -> list:
+    """The default embedded emotion corpus, synthesised once into the tests' cache and shared by every test that
+    needs it (configs/pretrain.py's corpus section points at the same folder and key)."""
+    from configs.corpus import get_config
+    from recovery_jax.data import synthesize_emotion_corpus
+    from recovery_jax.data.cache import user_cache_dir
+
+    return synthesize_emotion_corpus(user_cache_dir("embedded", "emotion"), get_config("default"))

@@ -2,20 +2,20 @@
 
 import numpy as np
 import pytest
+from conftest import default_emotion_corpus
 
-from configs.corpus import get_config
-from recovery_jax.data import EMOTIONS, loso_folds, synthesize_emotion_corpus
+from recovery_jax.data import EMOTIONS, loso_folds
 
 
 @pytest.mark.slow
-def test_compare_svm_uar_is_far_above_chance_and_clearly_below_perfect(tmp_path):
+def test_compare_svm_uar_is_far_above_chance_and_clearly_below_perfect():
     opensmile = pytest.importorskip("opensmile")
     from sklearn.metrics import recall_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    utts = synthesize_emotion_corpus(tmp_path / "emotion", get_config("default"))
+    utts = default_emotion_corpus()
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
                             feature_level=opensmile.FeatureLevel.Functionals)
     features = {u.utt_id: smile.process_file(u.path).to_numpy()[0] for u in utts}

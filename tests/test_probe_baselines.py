@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import default_emotion_corpus
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from configs.corpus import get_config
@@ -80,7 +81,7 @@ def test_feature_table_of_another_corpus_is_refused(quick, tmp_path):
 @pytest.mark.slow
 def test_boaw_on_default_corpus(tmp_path):
     """Full-size BoAW (500 + 500 words per fold); ComParE on this corpus is tests/test_data_sanity.py's."""
-    utts = synthesize_emotion_corpus(tmp_path / "emotion", get_config("default"))
+    utts = default_emotion_corpus()
     labels, sessions = _targets(utts)
     boaw = probe_loso(boaw_fold_features(llds_for(utts, tmp_path)), labels, sessions, search=_handcrafted)
     print(f"default corpus: BoAW UAR {boaw.uar:.3f} WAR {boaw.war:.3f}")
