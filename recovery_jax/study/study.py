@@ -127,7 +127,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     # Table III and Figure 3: last-layer cosine distances, each utterance seen by its own fold's networks
     last = {name: own_fold_view(embeddings[name], sessions)[:, -1] for name in ("SER", *two_step, CONTROL)}
     distances = {name: cosine_distances(last["SER"], last[name]) for name in (*two_step, CONTROL)}
-    threshold = _cosine_threshold(config, distances)
+    threshold = _cosine_threshold(config, {name: distances[name] for name in two_step})  # the paper's pairs
     table3_rows = []
     for name, d in distances.items():
         agreement = threshold_agreement(d, probes["SER"]["predictions"], probes[name]["predictions"], threshold)
