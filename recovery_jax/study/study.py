@@ -116,12 +116,12 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
 
     # Table II: decisions of SER vs ASR(x)->SER (the probes' per-utterance predictions), each against the floor
     predictions = {name: probes[name]["predictions"] for name in ("SER", *two_step, CONTROL)}
-    table2_rows = [[CONTROL, mismatch_percent(predictions["SER"], predictions[CONTROL]), float("nan"),
-                    float("nan"), float("nan")]]
-    for name in two_step:
-        beyond = mismatch_beyond_floor(predictions["SER"], predictions[name], predictions[CONTROL])
-        table2_rows.append([name, mismatch_percent(predictions["SER"], predictions[name]),
-                            tables.PAPER_TABLE2[name][column], beyond["excess_percent"], beyond["p_value"]])
+    mismatch = {name: mismatch_percent(predictions["SER"], predictions[name]) for name in (CONTROL, *two_step)}
+    beyond = {name: mismatch_beyond_floor(predictions["SER"], predictions[name], predictions[CONTROL])
+              for name in two_step}
+    table2_rows = [[CONTROL, mismatch[CONTROL], float("nan"), float("nan"), float("nan")]]
+    table2_rows += [[name, mismatch[name], tables.PAPER_TABLE2[name][column], beyond[name]["excess_percent"],
+                     beyond[name]["p_value"]] for name in two_step]
     table2 = tables.write_table(results, "table2", tables.TABLE2_HEADER, table2_rows)
 
     # Table III and Figure 3: last-layer cosine distances, each utterance seen by its own fold's networks
@@ -130,7 +130,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     threshold = _cosine_threshold(config, {name: distances[name] for name in two_step})  # the paper's pairs
     table3_rows = []
     for name, d in distances.items():
-        agreement = threshold_agreement(d, probes["SER"]["predictions"], probes[name]["predictions"], threshold)
+        agreement = threshold_agreement(d, predictions["SER"], predictions[name], threshold)
         paper = tables.PAPER_TABLE3.get(name, ((float("nan"),) * 2,) * 2)[column]
         table3_rows.append([name, threshold, agreement.data_percent, agreement.match_percent,
                             agreement.over_one_percent, *paper])
@@ -150,13 +150,14 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
         plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER", name)
 
     noise_floor = {name: {
-        "mismatch_percent": row[1], "floor_mismatch_percent": table2_rows[0][1], "p_value": row[4],
+        "mismatch_percent": mismatch[name], "floor_mismatch_percent": mismatch[CONTROL],
+        "p_value": beyond[name]["p_value"],
         "median_cosine_distance": float(np.median(distances[name])),
         "floor_median_cosine_distance": float(np.median(distances[CONTROL])),
         "mean_attention_distance": float(attention[name].mean()),
         "floor_mean_attention_distance": float(attention[CONTROL].mean()),
         "same_layer_cka": float(np.mean(np.diag(cka[name]))),
-        "floor_same_layer_cka": float(np.mean(np.diag(cka[CONTROL])))} for name, row in zip(two_step, table2_rows[1:])}
+        "floor_same_layer_cka": float(np.mean(np.diag(cka[CONTROL])))} for name in two_step}
 
     # Layer-wise probing (beyond the paper)
     layerwise = {name: probe_every_layer(stages, systems[name], embeddings[name], utts, config.probe)

@@ -281,7 +281,7 @@ def single_run(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.C
     (device state, step(state, batch) -> (state, sums), params_of(state) -> host params). Batches are plain
     (devices, rows, ...); the run axis is added here."""
     shared, own, tx, train_step = _program(task, model_config, optim, total_steps, [params], True)
-    state = _fresh_state([own[0]], tx, Layout(1))
+    state = _fresh_state(own, tx, Layout(1))
     rngs, shared_on_devices = replicate(np.asarray(jax.random.PRNGKey(seed))[None]), replicate(shared)
 
     def step(state: TrainState, batch: dict) -> tuple[TrainState, Any]:
