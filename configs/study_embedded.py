@@ -32,6 +32,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         c.corpus.embedded.emotion.per_speaker = dict(angry=2, happy=2, neutral=2, sad=2)
     # Empty: the study trains its own; set all four (HF folders) to use real checkpoints instead.
     c.checkpoints = ml_collections.ConfigDict(dict(PT="", ASR10="", ASR100="", ASR960=""))
+    # Seeds: fine-tuning seed k of every system (ASR(x), SER, ASR(x)->SER) uses each recipe's seed + k; PT seed p
+    # the pretraining seed + p. Two SER seeds are the least that gives a noise floor (quick config).
+    c.seeds = ml_collections.ConfigDict(dict(pt=1, finetune=2 if quick else 3))
 
     c.pretrain = _fit_section(pretrain.get_config(arg))
     c.ctc = _fit_section(ctc.get_config(arg))

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-from scipy.stats import binom
 
 from recovery_jax.analysis.cosine import cosine_distances, histogram_curve, threshold_agreement
-from recovery_jax.analysis.decisions import match_percent, mismatch_beyond_floor, mismatch_percent
+from recovery_jax.analysis.decisions import match_percent, mismatch_percent
 
 
 def test_mismatch_percent_counts_disagreements():
@@ -53,19 +52,3 @@ def test_threshold_agreement_is_table_three_row():
     assert row.over_one_percent == pytest.approx(100 / 3)
     assert row.over_one_match_percent == pytest.approx(50.0)
     assert np.isnan(threshold_agreement(d, a, b, threshold=0.05).match_percent)
-
-
-def test_mismatch_beyond_floor_is_a_one_sided_sign_test_over_discordant_utterances():
-    reference = np.zeros(100, int)
-    system, control = reference.copy(), reference.copy()
-    system[:30] = 1  # disagrees on 30 utterances
-    control[20:35] = 1  # disagrees on 15, 10 of them shared with the system
-    result = mismatch_beyond_floor(reference, system, control)
-    assert (result["system_only"], result["control_only"]) == (20, 5)
-    assert result["excess_percent"] == 15.0
-    assert np.isclose(result["p_value"], binom.sf(19, 25, 0.5))  # P(X >= 20), X ~ Bin(25, 1/2)
-    assert result["p_value"] < 0.01
-    same = mismatch_beyond_floor(reference, control, control)  # the floor against itself: nothing beyond it
-    assert same["excess_percent"] == 0 and same["p_value"] == 1.0
-    reverse = mismatch_beyond_floor(reference, control, system)
-    assert reverse["p_value"] > 0.99

@@ -67,6 +67,20 @@ def test_fused_distances_match_pytorch_maps(tmp_path, variant, share_conv):
     np.testing.assert_allclose(got[2], 0.0, atol=1e-6)
 
 
+def test_per_utterance_distances_match_pytorch_in_input_order(tmp_path):
+    from recovery_jax.analysis.systems import attention_distances_per_utterance
+
+    models, config, stacked = checkpoints(tmp_path, "base", share_conv=True)
+    waves = waveforms()
+    got = attention_distances_per_utterance(config, stacked, waves, batch_size=2, pairs=((0, 1), (1, 1)))
+    assert got.shape == (2, len(waves), config.num_hidden_layers, config.num_attention_heads)
+    for n, wave in enumerate(waves):  # bucketing reorders the clips; the result must not
+        maps_a, maps_b = torch_outputs(models[0], wave)[0], torch_outputs(models[1], wave)[0]
+        expected = numpy_corpus_distance(maps_a[None], maps_b[None], [maps_a.shape[-1]])
+        np.testing.assert_allclose(got[0, n], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[1], 0.0, atol=1e-6)
+
+
 def test_fused_cka_matches_pytorch_hidden_states(tmp_path):
     models, config, stacked = checkpoints(tmp_path, "base")
     waves = waveforms() + [np.random.default_rng(1).normal(size=2000).astype(np.float32) for _ in range(3)]

@@ -70,33 +70,71 @@ def test_quick_study_end_to_end_then_killed_rerun_continues(tmp_path, installed)
         assert (stages / name / "DONE").stat().st_mtime == mtime
     assert "cached" in out
 
-    results = workdir / "results"
+    check_results(workdir / "results", seeds=2)
+
+
+TWO_STEP = ["ASR10→SER", "ASR100→SER", "ASR960→SER"]
+VERDICTS = ("supported", "partly", "not supported")
+
+
+def check_results(results: Path, seeds: int) -> None:
+    """Every table, row, figure panel and p-value of a seeded study is written and well-formed."""
     table1 = json.loads((results / "table1.json").read_text())
-    names = [row["representation"] for row in table1]
-    assert names == ["ComParE_LLDxF", "BoAW(ComParE_LLD)", "PT", "SER", "ASR10", "ASR100", "ASR960",
-                     "ASR10→SER", "ASR100→SER", "ASR960→SER", "SER(other seed)"]
+    assert [row["representation"] for row in table1] == ["ComParE_LLDxF", "BoAW(ComParE_LLD)", "PT", "SER", "ASR10",
+                                                          "ASR100", "ASR960", *TWO_STEP]
     for row in table1:
-        assert 0 <= row["UAR"] <= 100 and 0 <= row["WAR"] <= 100
+        assert row["seeds"] == (1 if row["group"] in ("G-1", "G-2") else seeds)
+        assert 0 <= row["UAR 95% CI low"] <= row["UAR"] <= row["UAR 95% CI high"] <= 100 and 0 <= row["WAR"] <= 100
+        assert row["UAR std"] >= 0 if row["seeds"] > 1 else row["UAR std"] != row["UAR std"]  # NaN for one seed
+    summary = json.loads((results / "summary.json").read_text())
+    n = len(summary["table1"]["SER"]["predictions"][0])
+    for name in ("SER", "ASR100", *TWO_STEP):  # every seed's value and every prediction kept
+        assert len(summary["table1"][name]["uar"]) == seeds
+        assert all(len(p) == n for p in summary["table1"][name]["predictions"])
+    heads = json.loads((results / "heads.json").read_text())
+    assert [r["system"] for r in heads] == ["SER", *TWO_STEP]
+    assert all(0 <= r["head UAR test"] <= 100 for r in heads)
+    assert all(0 <= r["head UAR valid"] <= 100 for r in heads if r["head UAR valid"] == r["head UAR valid"])
+
+    floor_pairs, cross_pairs = seeds * (seeds - 1) // 2, seeds * seeds
     table2 = json.loads((results / "table2.json").read_text())
-    assert [r["system"] for r in table2] == ["SER(other seed)", "ASR10→SER", "ASR100→SER", "ASR960→SER"]
-    assert all(0 <= r["mismatch % vs SER"] <= 100 for r in table2)
-    for row in table2[1:]:  # each against the floor: excess = mismatch - floor's, and a p-value
-        assert 0 <= row["p (sign test)"] <= 1
-        floor = table2[0]["mismatch % vs SER"]
+    assert [(r["system"], r["seed pairs"]) for r in table2] == [("SER (other seed)", floor_pairs)] + [
+        (name, cross_pairs) for name in TWO_STEP]
+    floor = table2[0]["mismatch % vs SER"]
+    for row in table2:
+        assert 0 <= row["mismatch % vs SER"] <= 100
+    for row in table2[1:]:
+        assert 0 < row["p (bootstrap)"] <= 1
         assert abs(row["beyond the floor (% points)"] - (row["mismatch % vs SER"] - floor)) < 1e-6
     table3 = json.loads((results / "table3.json").read_text())
-    assert [r["system"] for r in table3] == ["ASR10→SER", "ASR100→SER", "ASR960→SER", "SER(other seed)"]
-    for row in table3:  # the threshold rule keeps >= 70 % of the data, so every match % is defined
+    assert [r["system"] for r in table3] == ["SER (other seed)", *TWO_STEP]
+    for row in table3[1:]:  # the threshold rule keeps >= 70 % of every paper pair's data: match % is defined
         assert 70 <= row["data %"] <= 100 and 0 <= row["match %"] <= 100 and 0 <= row["distance > 1 %"] <= 100
-    for figure in ("figure3.png", "figure4.png", "layerwise.png", "cka_SER_vs_ASR100-to-SER.png"):
+    noise = json.loads((results / "noise_floor.json").read_text())
+    for name in ("ASR10", *TWO_STEP):
+        measures = {r["measure"]: r for r in noise if r["system"] == name}
+        assert {"attention distance, all layers", "attention distance, layer 1", "same-layer CKA (no test)"} <= set(
+            measures)
+        if name in TWO_STEP:
+            assert {"decision mismatch %", "last-layer cosine distance"} <= set(measures)
+    for row in noise:
+        if row["measure"] != "same-layer CKA (no test)":
+            assert 0 < row["p (bootstrap)"] <= 1 and row["exceeds the floor"] == (
+                "yes" if row["p (bootstrap)"] < 0.05 else "no")
+            assert abs(row["excess"] - (row["value"] - row["floor"])) < 1e-6
+    for figure in ("figure3.png", "figure4.png", "layerwise.png", "cka_SER_vs_ASR100-to-SER.png",
+                   "cka_SER_vs_SER_other_seed_.png"):
         assert (results / figure).stat().st_size > 1000
+    figure3 = json.loads((results / "figure3.json").read_text())
+    curves = next(iter(figure3.values()))["curves"]
+    assert len(curves) == 4 and all(abs(sum(c["percent"]) - 100) < 1e-6 for c in curves.values())
     figure4 = (results / "figure4.csv").read_text().splitlines()
-    assert len(figure4) == 1 + 7 * 6 * 6  # header + 7 pairs (6 + the noise floor) x layers x heads of the tiny model
+    assert len(figure4) == 1 + 7 * 6 * 6  # header + 7 panels (6 + the noise floor) x layers x heads of the tiny model
     report = (results / "report.md").read_text()
-    assert "Table I" in report and "paper UAR" in report
-    floor = report.split("## Against the same-recipe noise floor", 1)[1].split("## Table I", 1)[0]
-    assert all(f"- {name}: decisions differ" in floor for name in ("ASR10→SER", "ASR100→SER", "ASR960→SER"))
-    assert "nan" not in floor
+    assert "Table I" in report and "paper UAR" in report and "## Stage times" in report
+    verdicts = report.split("## Verdicts on the paper's claims", 1)[1].split("##", 1)[0].strip().splitlines()
+    assert len(verdicts) == 5 and all(any(f"**: {v}." in line for v in VERDICTS) for line in verdicts)
+    assert "nan" not in report.split("## Table I", 1)[0]
 
 
 def _iemocap_tree(root: Path, utts) -> Path:
@@ -142,10 +180,11 @@ def test_real_corpus_path_with_local_checkpoints(tmp_path):
     c.ser.update(total_steps=4, batch_size=4, checkpoint_every=2, bucket_samples=16000)
     c.probe.update(cv_folds=3, boaw_codebook_size=20)
     c.analysis.update(layerwise=("PT",), batch_size=4)
+    c.seeds.finetune = 2
     summary = run_study(c, tmp_path / "work")
     stages = {p.name.rsplit("-", 1)[0] for p in (tmp_path / "work" / "stages").iterdir()}
     assert not any(s.startswith(("pretrain", "ctc-")) for s in stages)
-    assert {"ser-SER", "ser-ASR100-to-SER"} <= stages  # one job (all folds) per system
+    assert {"ser-SER_0", "ser-SER_1", "ser-ASR100-to-SER_1"} <= stages  # one job (all folds) per system and seed
     assert set(summary["table1"]) >= {"PT", "SER", "ASR960→SER", "ComParE_LLDxF"}
     assert summary["threshold"] == 0.6
     report = (tmp_path / "work" / "results" / "report.md").read_text()

@@ -26,19 +26,3 @@ def mismatch_percent(pred_a: ArrayLike, pred_b: ArrayLike) -> float:
     """% of utterances on which the two systems disagree (Table II's "Miss-Match %")."""
     return 100.0 - match_percent(pred_a, pred_b)
 
-
-def mismatch_beyond_floor(reference: ArrayLike, system: ArrayLike, control: ArrayLike) -> dict[str, float]:
-    """Does `system` disagree with `reference` more often than `control` (the reference's own recipe, another
-    seed) does? Exact one-sided sign test (McNemar) over utterances, paired through the reference's decisions:
-    only utterances where exactly one of the two disagrees count, and under "no more than the noise floor"
-    each such utterance is equally likely to be either kind."""
-    from scipy.stats import binomtest
-
-    ref, sys_ = paired_labels(reference, system)
-    _, ctrl = paired_labels(reference, control)
-    system_only = int(np.sum((ref != sys_) & (ref == ctrl)))
-    control_only = int(np.sum((ref == sys_) & (ref != ctrl)))
-    discordant = system_only + control_only
-    p = binomtest(system_only, discordant, 0.5, alternative="greater").pvalue if discordant else 1.0
-    return {"excess_percent": 100.0 * (system_only - control_only) / ref.size, "p_value": float(p),
-            "system_only": system_only, "control_only": control_only}

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from recovery_jax.analysis.attention import attention_distance_sums
-from recovery_jax.analysis.batches import Batch
+from recovery_jax.analysis.attention import attention_distance_per_utterance
+from recovery_jax.analysis.batches import Batch, indexed_batches
 from recovery_jax.analysis.cka import CKAState, cka_init, cka_result, cka_update, mean_pool
 from recovery_jax.models import CheckpointError, Wav2Vec2Config, Wav2Vec2Model, load_hf
 from recovery_jax.models.config import backbone_differences
@@ -106,6 +106,18 @@ def _layer_outputs(config: Wav2Vec2Config, stacked: Params, hidden: jax.Array, f
         yield hidden, maps
 
 
+def _per_utterance_distances(model: Wav2Vec2Model, config: Wav2Vec2Config, pairs: tuple[Pair, ...],
+                             shared_conv: bool, stacked: Params, audio: jax.Array, sample_lengths: jax.Array
+                             ) -> tuple[jax.Array, jax.Array]:
+    """((P, B, L, H) each utterance's Eq. 1 distance for each pair, (B, T) frame mask); each layer's maps are
+    reduced as soon as they are made."""
+    hidden, mask = _encoder_inputs(model, stacked, audio, sample_lengths, shared_conv)
+    per_layer = [jnp.stack([attention_distance_per_utterance(maps[i][:, None], maps[j][:, None], mask)[:, 0]
+                            for i, j in pairs])
+                 for _, maps in _layer_outputs(config, stacked, hidden, mask)]  # each (P, B, H)
+    return jnp.stack(per_layer, axis=2), mask
+
+
 # Cached so that repeated corpus calls reuse one jitted function and its compilations.
 @functools.lru_cache(maxsize=16)
 def make_attention_distance_fn(config: Wav2Vec2Config, pairs: tuple[Pair, ...] = ((0, 1),), *,
@@ -115,20 +127,27 @@ def make_attention_distance_fn(config: Wav2Vec2Config, pairs: tuple[Pair, ...] =
 
     For each pair (i, j) of system indices: the sum over the batch's weighted utterances of the
     per-utterance mean row Bhattacharyya distance between systems i and j (Eq. 1), and how many
-    utterances that sum holds. Each layer's maps are reduced as soon as they are made.
+    utterances that sum holds.
     """
     model = Wav2Vec2Model(config, groupnorm_over_padding=groupnorm_over_padding)
 
     @jax.jit
     def distance_sums(stacked, audio, sample_lengths, weights):
-        hidden, mask = _encoder_inputs(model, stacked, audio, sample_lengths, shared_conv)
-        per_layer = []
-        for _, maps in _layer_outputs(config, stacked, hidden, mask):
-            results = [attention_distance_sums(maps[i][:, None], maps[j][:, None], mask, weights) for i, j in pairs]
-            per_layer.append(jnp.concatenate([sums for sums, _ in results]))  # (P, H)
-        return jnp.stack(per_layer, axis=1), results[0][1]
+        per_utterance, mask = _per_utterance_distances(model, config, pairs, shared_conv, stacked, audio,
+                                                       sample_lengths)
+        weights = jnp.where(mask.any(-1), weights, 0.0)  # an utterance with no frames has no rows to compare
+        return jnp.einsum("pblh,b->plh", per_utterance, weights), weights.sum()
 
     return distance_sums
+
+
+@functools.lru_cache(maxsize=16)
+def make_attention_per_utterance_fn(config: Wav2Vec2Config, pairs: tuple[Pair, ...], *, shared_conv: bool = False
+                                   ) -> Callable[[Params, Any, Any], jax.Array]:
+    """jit(stacked params, audio (B, S), sample_lengths (B,)) -> (P, B, L, H) per-utterance Eq. 1 distances."""
+    model = Wav2Vec2Model(config)
+    return jax.jit(lambda stacked, audio, lengths: _per_utterance_distances(model, config, pairs, shared_conv,
+                                                                            stacked, audio, lengths)[0])
 
 
 @functools.lru_cache(maxsize=16)
@@ -169,6 +188,21 @@ def attention_distances(config: Wav2Vec2Config, stacked: Params, batches: Iterab
     if float(count) == 0:
         raise ValueError("no utterance with a non-zero weight and at least one frame")
     return np.asarray(total / count)
+
+
+def attention_distances_per_utterance(config: Wav2Vec2Config, stacked: Params, waveforms: Sequence[np.ndarray],
+                                      batch_size: int, pairs: Sequence[Pair], progress: Progress | None = None
+                                      ) -> np.ndarray:
+    """(P, N, L, H) Eq. 1 distance of each pair of stacked systems on each of the N clips, in input order: what
+    a bootstrap over utterances resamples. Their mean over N is `attention_distances`' corpus mean."""
+    fn = make_attention_per_utterance_fn(config, tuple(map(tuple, pairs)), shared_conv=shares_conv_stack(stacked))
+    out = np.zeros((len(pairs), len(waveforms), config.num_hidden_layers, config.num_attention_heads), np.float32)
+    for audio, sample_lengths, _, index in indexed_batches(waveforms, batch_size):
+        real = index >= 0
+        out[:, index[real]] = np.asarray(fn(stacked, audio, sample_lengths))[:, real]
+        if progress is not None:
+            progress.advance(int(real.sum()))
+    return out
 
 
 def layer_cka(config: Wav2Vec2Config, stacked: Params, batches: Iterable[Batch],

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from recovery_jax.analysis import attention_distances, bucketed_batches, stack_params
+from recovery_jax.analysis import attention_distances_per_utterance, stack_params
 from recovery_jax.data import Utterance, emotion_index
 from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, fold_embeddings_for,
@@ -53,13 +53,14 @@ def _last_layer(embeddings: Embeddings) -> Embeddings:
     return embeddings[:, -1]
 
 
-def _probe_stage(stages: Stages, name: str, key: Any, run) -> dict:
+def _probe_stage(stages: Stages, name: str, key: Any, run, kind: str = "probe") -> dict:
     def build(folder: Path) -> None:
         result = run()
         record = {**result.as_dict(), "predictions": result.predictions.tolist()}
         (folder / "probe.json").write_text(json.dumps(record))
 
-    return stages.run(f"probe-{name}", key, build, lambda folder: json.loads((folder / "probe.json").read_text()))
+    return stages.run(f"probe-{name}", key, build, lambda folder: json.loads((folder / "probe.json").read_text()),
+                      kind, 1.0)
 
 
 def probe_system(stages: Stages, system: System, embeddings: Embeddings, utts, probe_cfg) -> dict:
@@ -82,7 +83,7 @@ def probe_handcrafted(stages: Stages, utts, cache_dir: Path, probe_cfg, corpus_k
         "BoAW(ComParE_LLD)": lambda: probe_loso(boaw_fold_features(llds_for(utts, cache_dir), boaw), labels,
                                                 sessions, search=search, name="BoAW"),
     }
-    return {name: _probe_stage(stages, name.split("(")[0], [name, corpus_key, probe_cfg.to_dict()], run)
+    return {name: _probe_stage(stages, name.split("(")[0], [name, corpus_key, probe_cfg.to_dict()], run, "handcrafted")
             for name, run in rows.items()}
 
 
@@ -97,41 +98,42 @@ def probe_every_layer(stages: Stages, system: System, embeddings: Embeddings, ut
         (folder / "layers.json").write_text(json.dumps([100 * r.uar for r in results]))
 
     return stages.run(f"layerwise-{system.name}", key, build,
-                      lambda folder: json.loads((folder / "layers.json").read_text()))
+                      lambda folder: json.loads((folder / "layers.json").read_text()),
+                      "probe", system.config.num_hidden_layers + 1)
 
 
 def _fold_backbone(system: System, session: int):
     return system.backbones[session if system.per_fold else None]
 
 
-def attention_to_reference(stages: Stages, reference: System, others: Sequence[System], utts, batch_size: int
-                           ) -> dict[str, np.ndarray]:
-    """Eq. 1 distances (L, H) of each other system to `reference`, all systems in one stacked pass.
+def attention_pairs(stages: Stages, systems: Sequence[System], pairs: Sequence[tuple[int, int]], utts,
+                    batch_size: int) -> np.ndarray:
+    """(P, N, L, H) Eq. 1 distance between systems i and j of each pair on each utterance, all systems in one
+    stacked pass.
 
     Per-fold systems are compared fold by fold on that fold's test utterances (the only data neither
-    network was tuned on); the corpus mean weights folds by their utterance count.
+    network was tuned on), so each utterance is seen by the networks that did not train on it.
     """
-    key = [reference.key, [s.key for s in others], [u.utt_id for u in utts], batch_size]
+    pairs = [tuple(map(int, pair)) for pair in pairs]
+    key = [[s.key for s in systems], pairs, [u.utt_id for u in utts], batch_size]
     _, sessions = labels_and_sessions(utts)
+    config = systems[0].config
+    work = len(systems) * sum(u.duration for u in utts)
 
     def build(folder: Path) -> None:
-        waveforms = load_waveforms(utts, receptive_field(reference.config))
-        pairs = tuple((0, i + 1) for i in range(len(others)))
-        total = 0.0
-        progress = Progress(f"attention maps {reference.name} vs {len(others)} systems", len(waveforms), "utterances")
+        waveforms = load_waveforms(utts, receptive_field(config))
+        out = np.zeros((len(pairs), len(utts), config.num_hidden_layers, config.num_attention_heads), np.float32)
+        progress = Progress(f"attention maps of {len(systems)} systems, {len(pairs)} pairs", len(waveforms),
+                            "utterances")
         for session in sorted(set(sessions.tolist())):
-            test = [w for w, s in zip(waveforms, sessions) if s == session]
-            stacked = stack_params(*[_fold_backbone(s, session) for s in (reference, *others)])
-            distances = attention_distances(reference.config, stacked, bucketed_batches(test, batch_size), pairs,
-                                            progress=progress)
-            total = total + len(test) / len(waveforms) * distances
-        record = {s.name: np.asarray(total[i]).tolist() for i, s in enumerate(others)}
-        (folder / "attention.json").write_text(json.dumps(record))
+            test = np.flatnonzero(sessions == session)
+            stacked = stack_params(*[_fold_backbone(s, session) for s in systems])
+            out[:, test] = attention_distances_per_utterance(config, stacked, [waveforms[i] for i in test],
+                                                             batch_size, pairs, progress=progress)
+        np.save(folder / "attention.npy", out)
 
-    def load(folder: Path) -> dict[str, np.ndarray]:
-        return {k: np.array(v) for k, v in json.loads((folder / "attention.json").read_text()).items()}
-
-    return stages.run(f"attention-{reference.name}", key, build, load)
+    return stages.run(f"attention-{len(systems)}-systems", key, build,
+                      lambda folder: np.load(folder / "attention.npy"), "attention", work)
 
 
 def corpus_key(utts: Sequence[Utterance], extra: Optional[Any] = None) -> str:

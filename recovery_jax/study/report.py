@@ -40,19 +40,28 @@ def _settings(config: ml_collections.ConfigDict) -> str:
     return "\n".join(lines)
 
 
-def _noise_floor(floor: Mapping[str, Mapping[str, float]]) -> str:
-    """One line per ASR(x)->SER: each measure beside SER(other seed)'s, and the sign test on the decisions."""
-    lines = ["SER trained again with only its seed changed sets the floor: how far two runs of one recipe fall apart."]
-    for name, f in floor.items():
-        verdict = "exceeds the floor" if f["p_value"] < 0.05 else "does not exceed the floor"
-        lines.append(
-            f"- {name}: decisions differ from SER on {f['mismatch_percent']:.1f} % of utterances against the floor's "
-            f"{f['floor_mismatch_percent']:.1f} % ({verdict}: one-sided sign test over utterances, "
-            f"p = {f['p_value']:.2g}); median last-layer cosine distance {f['median_cosine_distance']:.3f} "
-            f"(floor {f['floor_median_cosine_distance']:.3f}); mean Eq. 1 attention distance "
-            f"{f['mean_attention_distance']:.4f} (floor {f['floor_mean_attention_distance']:.4f}); same-layer CKA "
-            f"{f['same_layer_cka']:.3f} (floor {f['floor_same_layer_cka']:.3f}).")
-    lines.append("One control seed pair: the floor itself is one draw (spread over more seed pairs is not measured).")
+def _verdicts(items: Sequence[Mapping[str, str]]) -> str:
+    return "\n".join(f"- **{v['claim']}**: {v['verdict']}. {v['evidence']}." for v in items)
+
+
+def _asr(asr: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """CER/WER of each ASR system, mean and range over seeds."""
+    lines = []
+    for name, runs in asr.items():
+        runs = [r for r in runs if r]
+        if not runs:
+            continue
+        cer, wer = (100 * np.array([r[k] for r in runs]) for k in ("cer", "wer"))
+        lines.append(f"- {name}: CER {cer.mean():.1f} % (seeds {', '.join(f'{c:.1f}' for c in cer)}), "
+                     f"WER {wer.mean():.1f} %; e.g. \"{runs[0]['examples'][0][0]}\" → \"{runs[0]['examples'][0][1]}\"")
+    return "\n".join(lines)
+
+
+def _stage_times(times: Sequence[Mapping[str, Any]]) -> str:
+    lines = ["| stage | seconds |", "|---|---|"]
+    for t in times:
+        lines.append(f"| {t['stage']} | {'cached' if t['cached'] else round(t['seconds'])} |")
+    lines.append(f"| total of stages run here | {round(sum(t['seconds'] for t in times if not t['cached']))} |")
     return "\n".join(lines)
 
 
@@ -64,36 +73,50 @@ def write_report(results: Path, config: ml_collections.ConfigDict, utts: Sequenc
     models = ("PT, ASR10/100/960 made here: wav2vec2 self-supervised pretraining, then CTC fine-tuning on the "
               "nested ASR subsets; architecture " + json.dumps(config.model.to_dict()) if own else
               "checkpoints: " + ", ".join(f"{k}={config.checkpoints[k]}" for k in ("PT", "ASR10", "ASR100", "ASR960")))
-    asr = "\n".join(f"- {name}: WER {100 * info.get('wer', np.nan):.1f} %, CER {100 * info.get('cer', np.nan):.1f} %"
-                    for name, info in summary["asr"].items() if info)
+    seeds = summary["seeds"]
     text = f"""# Study report
 
 Reproduction of Purohit & Magimai-Doss, "Emotion information recovery potential of wav2vec2 network fine-tuned
-for speech recognition task". Paper numbers are set beside ours ({"IEMOCAP" if config.corpus.name != "msp_improv" else "MSP-IMPROV"} column).
+for speech recognition task". Every fine-tuned system was trained with {seeds["finetune"]} seeds (PT: {seeds["pt"]});
+numbers are means over seeds ± standard deviation, comparisons with SER are made on every seed pair and set
+against the same-recipe noise floor (SER against SER with another seed).
 
+## Verdicts on the paper's claims
+{_verdicts(summary["verdicts"])}
+
+## Setup
+Paper numbers are set beside ours ({"IEMOCAP" if config.corpus.name != "msp_improv" else "MSP-IMPROV"} column).
 - Corpus: `{config.corpus.name}` ({len(utts)} utterances, sessions {sessions}, classes {counts}); leave-one-session-out.
 - Models: {models}
-- Fine-tuning settings:
+- Fine-tuning settings (seed k uses seed + k):
 {_settings(config)}
 - Probe: linear SVM (C by {config.probe.cv_folds}-fold CV on training sessions), ComParE/BoAW with the handcrafted grid.
+- Intervals: 95 % percentile bootstrap over utterances (2000 resamples) of the seed-mean UAR. Tests against the
+  floor: one-sided paired bootstrap over utterances of (mean over system-vs-SER seed pairs) − (mean over SER's own
+  seed pairs), per-utterance values (mismatch 0/1, cosine distance, Eq. 1 distance); "exceeds" means p < 0.05.
 - Wall time: {summary["seconds"]:.0f} s on {platform.machine()} ({platform.processor() or "cpu"}), this run (cached stages count as done).
 
-{"ASR systems on held-out speech (the emotion corpus's neutral clips):" if asr else ""}
-{asr}
+{"ASR systems on held-out speech (the emotion corpus's neutral clips: voices never in CTC training, sentences from the same 40-sentence list):" if own else ""}
+{_asr(summary["asr"]) if own else ""}
 
-## Against the same-recipe noise floor
-{_noise_floor(summary["noise_floor"])}
 ## Table I: UAR / WAR (%)
 {markdown_tables["table1"]}
+SER heads' own UAR (%), mean over folds: validation (held out from the training sessions) and test session
+{markdown_tables["heads"]}
 ## Table II: decision mismatch with SER (%)
 {markdown_tables["table2"]}
 ## Table III: data within the cosine-distance threshold and decision match there (%)
 {markdown_tables["table3"]}
+## Against the same-recipe noise floor (every measure)
+{markdown_tables["noise_floor"]}
 ## Figures
 - Figure 3: ![figure3](figure3.png) (numbers: figure3.json)
 - Figure 4: ![figure4](figure4.png) (numbers: figure4.csv)
 - CKA: {", ".join(f"![{p.stem}]({p.name})" for p in sorted(results.glob("cka_*.png")))}
-- Layer-wise probe: ![layerwise](layerwise.png) (numbers: layerwise.json)
+- Layer-wise probe (mean over seeds): ![layerwise](layerwise.png) (numbers: layerwise.json)
+
+## Stage times
+{_stage_times(summary["stage_times"])}
 """
     if config.corpus.name == "embedded":
         text += """

@@ -39,41 +39,61 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     os.replace(tmp, path)
 
 
+# Seconds per unit of work of each stage kind on this project's 2-core x86 machine with the tiny model (measured
+# 2026-12-03), used for the ETA until this run has measured a kind itself. Units: "train" audio-seconds through
+# a training step (runs x steps x batch x clip seconds); "probe" layers probed; "handcrafted" feature sets;
+# "attention" system-utterance audio-seconds through the stacked attention pass.
+PRIOR_SECONDS_PER_UNIT = {"train": 0.01, "probe": 1.7, "handcrafted": 60.0, "attention": 0.003}
+
+
 @dataclasses.dataclass
 class Stages:
-    """Runs named stages under `root`, logging progress and an ETA over `planned` stages."""
+    """Runs named stages under `root`, logging progress and an ETA from the work still planned (`plan`: units
+    per kind) at the seconds per unit measured so far in this run; records every stage's time."""
 
     root: Path
-    planned: int
-    done: int = 0
+    plan: dict[str, float]
     started: float = dataclasses.field(default_factory=time.perf_counter)
-    work_seconds: float = 0.0  # time spent in stages that really ran (not cache hits)
-    worked: int = 0
+    done_units: dict[str, float] = dataclasses.field(default_factory=dict)
+    measured: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)  # kind -> (units, s)
+    times: list[dict] = dataclasses.field(default_factory=list)
 
     def folder(self, name: str, key: Any) -> Path:
         return self.root / f"{safe_name(name)}-{key_digest(key)}"
 
-    def run(self, name: str, key: Any, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:
-        """`build(folder)` writes the stage's files; `load(folder)` reads them (also on a cache hit)."""
+    def run(self, name: str, key: Any, build: Callable[[Path], None], load: Callable[[Path], T],
+            kind: str = "other", work: float = 0.0) -> T:
+        """`build(folder)` writes the stage's files; `load(folder)` reads them (also on a cache hit). `work`
+        is the stage's size in `kind`'s units (see PRIOR_SECONDS_PER_UNIT)."""
         folder = self.folder(name, key)
         done = folder / "DONE"
-        if done.exists():
-            self._log(name, "cached")
-            return load(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        logging.info("[stage %d/%d] %s: running in %s", self.done + 1, self.planned, name, folder)
         start = time.perf_counter()
-        build(folder)
-        atomic_write_text(done, json.dumps(key, sort_keys=True, default=str, indent=1))
-        self.work_seconds += time.perf_counter() - start
-        self.worked += 1
-        self._log(name, f"done in {time.perf_counter() - start:.0f} s")
+        cached = done.exists()
+        if not cached:
+            folder.mkdir(parents=True, exist_ok=True)
+            logging.info("[stage %d] %s: running in %s", len(self.times) + 1, name, folder)
+            build(folder)
+            atomic_write_text(done, json.dumps(key, sort_keys=True, default=str, indent=1))
+            units, seconds = self.measured.get(kind, (0.0, 0.0))
+            self.measured[kind] = (units + work, seconds + time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.record(name, seconds, cached)
+        self.done_units[kind] = self.done_units.get(kind, 0.0) + work
+        logging.info("[stage %d] %s: %s (elapsed %.0f s, ETA ~%.0f s)", len(self.times), name,
+                     "cached" if cached else f"done in {seconds:.0f} s", time.perf_counter() - self.started,
+                     self.eta())
         return load(folder)
 
-    def _log(self, name: str, what: str) -> None:
-        self.done += 1
-        elapsed = time.perf_counter() - self.started
-        per_stage = self.work_seconds / max(self.worked, 1)
-        eta = per_stage * max(self.planned - self.done, 0)
-        logging.info("[stage %d/%d] %s: %s (elapsed %.0f s, ETA ~%.0f s)", self.done, self.planned, name, what,
-                     elapsed, eta)
+    def record(self, name: str, seconds: float, cached: bool = False) -> None:
+        """A stage's (or an uncached step's, e.g. embedding extraction) wall time, for report.md."""
+        self.times.append({"stage": name, "seconds": round(seconds, 1), "cached": cached})
+
+    def eta(self) -> float:
+        """Seconds of planned work left: per kind, units left x seconds per unit (this run's, else the prior)."""
+        total = 0.0
+        for kind, units in self.plan.items():
+            left = max(units - self.done_units.get(kind, 0.0), 0.0)
+            done_units, seconds = self.measured.get(kind, (0.0, 0.0))
+            rate = seconds / done_units if done_units > 0 else PRIOR_SECONDS_PER_UNIT.get(kind, 0.0)
+            total += left * rate
+        return total

@@ -5,27 +5,33 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import ml_collections
 import numpy as np
 from absl import logging
 
-from recovery_jax.analysis import (cosine_distances, mismatch_beyond_floor, mismatch_percent, plot_attention_distances,
-                                   plot_cka, plot_cosine_histograms, pooled_cka, threshold_agreement)
+from recovery_jax.analysis import (cosine_distances, plot_attention_distances, plot_cka, plot_cosine_histograms,
+                                   pooled_cka, threshold_agreement)
 from recovery_jax.data import loso_folds
 from recovery_jax.data.corpora import CORPORA, asr_corpus, check_root, emotion_corpus
-from recovery_jax.study import report, tables
-from recovery_jax.study.measures import (attention_to_reference, corpus_key, labels_and_sessions, own_fold_view,
+from recovery_jax.study import report, tables, verdicts
+from recovery_jax.study.floor import against_floor, pair_values
+from recovery_jax.study.measures import (attention_pairs, corpus_key, labels_and_sessions, own_fold_view,
                                          probe_every_layer, probe_handcrafted, probe_system, system_embeddings)
 from recovery_jax.study.stages import Stages, safe_name
-from recovery_jax.study.systems import asr_systems, checkpoint_system, pretrained_system, ser_system
+from recovery_jax.study.systems import (System, asr_systems, checkpoint_system, pretrained_system, ser_system,
+                                        train_work, with_seed)
 
 ASR_SUBSETS = {"ASR10": "asr10", "ASR100": "asr100", "ASR960": "asr960"}
 SYSTEMS = ("PT", *ASR_SUBSETS)
-# The same-recipe noise floor (beyond the paper): SER again, only its seed changed. Every comparison with SER is
-# also made with it, so a difference between SER and ASR(x)->SER can be read against two SER runs' difference.
-CONTROL = "SER(other seed)"
+TWO_STEP = tuple(f"{name}→SER" for name in ASR_SUBSETS)
+T = TypeVar("T")
+
+
+def seeded(name: str, seed: int) -> str:
+    """One seed's system name ("SER#1"): names stage folders and embedding caches."""
+    return f"{name}#{seed}"
 
 
 class StudyConfigError(ValueError):
@@ -41,6 +47,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
         check_root(corpus)
     except ValueError as e:
         raise StudyConfigError(str(e)) from None
+    for flag in ("pt", "finetune"):
+        if int(config.seeds[flag]) < 1:
+            raise StudyConfigError(f"--config.seeds.{flag}={config.seeds[flag]}: expected at least 1 seed")
     given = {name: config.checkpoints[name] for name in SYSTEMS if config.checkpoints[name]}
     if given and len(given) != len(SYSTEMS) or (corpus.name != "embedded" and not given):
         raise StudyConfigError(
@@ -52,37 +61,62 @@ def validate(config: ml_collections.ConfigDict) -> None:
                                    f"(expected a local HF model folder)")
 
 
-def planned_stages(config: ml_collections.ConfigDict) -> int:
-    own = 0 if config.checkpoints.PT else 2  # pretraining, one CTC job for all ASR subsets
-    return own + 5 + 2 + 9 + 1 + len(config.analysis.layerwise)  # one SER job (all folds) per system + control
+def seeds(config: ml_collections.ConfigDict) -> tuple[int, int]:
+    """(PT seeds, fine-tuning seeds); real checkpoints are one PT."""
+    return (1 if config.checkpoints.PT else config.seeds.pt), config.seeds.finetune
 
 
-def _systems(config, stages: Stages, utts, folds, ckey: str) -> tuple[Any, dict, Any, Any, dict]:
-    if config.checkpoints.PT:
-        pt = checkpoint_system("PT", config.checkpoints.PT)
-        asr = {name: checkpoint_system(name, config.checkpoints[name]) for name in ASR_SUBSETS}
+def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: dict | None) -> dict[str, float]:
+    """The whole study's work per stage kind (Stages' units), for an ETA from measured rates."""
+    pt_seeds, s = seeds(config)
+    train = s * 4 * sum(train_work(config.ser, 1, fold.train) for fold in folds)  # SER and three ASR(x)->SER
+    if asr_subsets is not None:
+        train += pt_seeds * train_work(config.pretrain, 1, list(utts) + list(asr_subsets["asr960"]))
+        train += s * sum(train_work(config.ctc, 1, asr_subsets[subset]) for subset in ASR_SUBSETS.values())
+    layers = config.model.num_hidden_layers + 1 if "model" in config else 13
+    compared = s + len(ASR_SUBSETS) * 2 * (s if asr_subsets is not None else 1)
+    return {"train": train, "handcrafted": 2.0,
+            "probe": pt_seeds + len(ASR_SUBSETS) * s + 4 * s + len(config.analysis.layerwise) * s * layers,
+            "attention": compared * sum(u.duration for u in utts)}
+
+
+def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict | None
+             ) -> dict[str, list[System]]:
+    """Every system, one per seed: {"PT": [...], "ASR10": [...], "SER": [...], "ASR10→SER": [...], ...}.
+    Fine-tuning seed k starts from PT seed k mod (PT seeds); ASR(x)->SER seed k from ASR(x) seed k."""
+    pt_seeds, s = seeds(config)
+    if asr_subsets is None:
+        systems = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
     else:
-        subsets = asr_corpus(config.corpus)
-        unlabelled = list(utts) + list(subsets["asr960"])
-        pt = pretrained_system(stages, config.model, config.pretrain, unlabelled, ckey)
-        neutral = [u for u in utts if u.emotion == "neutral"]  # held-out speech for WER
-        asr = asr_systems(stages, pt, config.ctc, {name: subsets[subset] for name, subset in ASR_SUBSETS.items()},
-                          neutral)
-    ser = ser_system(stages, "SER", pt, config.ser, folds)
-    other_seed = config.ser.copy_and_resolve_references()
-    other_seed.seed = config.ser.seed + 1
-    control = ser_system(stages, CONTROL, pt, other_seed, folds)
-    two_step = {f"{name}→SER": ser_system(stages, f"{name}→SER", asr[name], config.ser, folds) for name in asr}
-    return pt, asr, ser, control, two_step
+        unlabelled = list(utts) + list(asr_subsets["asr960"])
+        systems = {"PT": [pretrained_system(stages, seeded("PT", p), config.model, with_seed(config.pretrain, p),
+                                            unlabelled, ckey) for p in range(pt_seeds)]}
+        heldout = [u for u in utts if u.emotion == "neutral"]  # voices never in CTC training; WER/CER
+        for k in range(s):
+            made = asr_systems(stages, systems["PT"][k % pt_seeds], with_seed(config.ctc, k),
+                               {seeded(n, k): asr_subsets[subset] for n, subset in ASR_SUBSETS.items()}, heldout)
+            for name in ASR_SUBSETS:
+                systems.setdefault(name, []).append(made[seeded(name, k)])
+    for name, init in (("SER", "PT"), *zip(TWO_STEP, ASR_SUBSETS)):
+        systems[name] = [ser_system(stages, seeded(name, k), systems[init][k % len(systems[init])],
+                                    with_seed(config.ser, k), folds) for k in range(s)]
+    return systems
 
 
-def _cosine_threshold(config, distances: dict[str, np.ndarray]) -> float:
+def _cosine_threshold(config, distances: list[np.ndarray]) -> float:
     """The configured threshold, or the paper's rule: the smallest multiple of 0.05 holding >= 70 % of the
     data for every compared pair."""
     if config.analysis.cosine_threshold:
         return float(config.analysis.cosine_threshold)
-    needed = max(float(np.quantile(d, 0.7)) for d in distances.values())
+    needed = max(float(np.quantile(d, 0.7)) for d in distances)
     return float(np.ceil(needed / 0.05 - 1e-9) * 0.05)
+
+
+def _timed(stages: Stages, name: str, make: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    out = make()
+    stages.record(name, time.perf_counter() - start)
+    return out
 
 
 def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict[str, Any]:
@@ -91,86 +125,102 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     workdir = Path(workdir)
     results = workdir / "results"
     results.mkdir(parents=True, exist_ok=True)
-    utts = emotion_corpus(config.corpus)
+    stages = Stages(workdir / "stages", {})
+    utts = _timed(stages, "emotion corpus", lambda: emotion_corpus(config.corpus))
+    asr_subsets = None if config.checkpoints.PT else _timed(stages, "ASR corpus", lambda: asr_corpus(config.corpus))
     folds = loso_folds(utts, config.corpus.valid_fraction, config.corpus.seed)
     ckey = corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
-    stages = Stages(workdir / "stages", planned_stages(config))
+    stages.plan = planned_work(config, utts, folds, asr_subsets)
     labels, sessions = labels_and_sessions(utts)
 
-    pt, asr, ser, control, two_step = _systems(config, stages, utts, folds, ckey)
-    systems = {s.name: s for s in (pt, ser, *asr.values(), *two_step.values(), control)}
+    systems = _systems(config, stages, utts, folds, ckey, asr_subsets)
     cache = workdir / "embeddings"
-    embeddings = {name: system_embeddings(s, utts, cache) for name, s in systems.items()}
+    embeddings = _timed(stages, "embeddings", lambda: {
+        name: [system_embeddings(s, utts, cache) for s in runs] for name, runs in systems.items()})
 
-    # Table I
-    probes = probe_handcrafted(stages, utts, cache, config.probe, ckey)
-    for name in ("PT", "SER", *asr, *two_step, CONTROL):
-        probes[name] = probe_system(stages, systems[name], embeddings[name], utts, config.probe)
+    # Table I: every seed probed; mean +- std over seeds, 95 % bootstrap interval over utterances
+    probes = {name: [result] for name, result in probe_handcrafted(stages, utts, cache, config.probe, ckey).items()}
+    for name, runs in systems.items():
+        probes[name] = [probe_system(stages, s, e, utts, config.probe) for s, e in zip(runs, embeddings[name])]
     groups = {"ComParE_LLDxF": "G-1", "BoAW(ComParE_LLD)": "G-1", "PT": "G-2", "SER": "G-3",
-              **{n: "G-3" for n in asr}, **{n: "G-4" for n in two_step}, CONTROL: "control"}
+              **{n: "G-3" for n in ASR_SUBSETS}, **{n: "G-4" for n in TWO_STEP}}
     dims = {"ComParE_LLDxF": 6373, "BoAW(ComParE_LLD)": f"{config.probe.boaw_codebook_size}/"
-            f"{config.probe.boaw_codebook_size}", **{n: s.config.hidden_size for n, s in systems.items()}}
+            f"{config.probe.boaw_codebook_size}", **{n: runs[0].config.hidden_size for n, runs in systems.items()}}
     column = tables.paper_column(config.corpus.name)
-    table1 = tables.write_table(results, "table1", tables.TABLE1_HEADER,
-                                tables.table1_rows(probes, dims, groups, config.corpus.name))
+    order = ["ComParE_LLDxF", "BoAW(ComParE_LLD)", "PT", "SER", *ASR_SUBSETS, *TWO_STEP]
+    table1_rows = tables.table1_rows({n: probes[n] for n in order}, labels, sessions, dims, groups, config.corpus.name)
+    heads = tables.head_rows({n: [s.info for s in systems[n]] for n in ("SER", *TWO_STEP)})
 
-    # Table II: decisions of SER vs ASR(x)->SER (the probes' per-utterance predictions), each against the floor
-    predictions = {name: probes[name]["predictions"] for name in ("SER", *two_step, CONTROL)}
-    mismatch = {name: mismatch_percent(predictions["SER"], predictions[name]) for name in (CONTROL, *two_step)}
-    beyond = {name: mismatch_beyond_floor(predictions["SER"], predictions[name], predictions[CONTROL])
-              for name in two_step}
-    table2_rows = [[CONTROL, mismatch[CONTROL], float("nan"), float("nan"), float("nan")]]
-    table2_rows += [[name, mismatch[name], tables.PAPER_TABLE2[name][column], beyond[name]["excess_percent"],
-                     beyond[name]["p_value"]] for name in two_step]
-    table2 = tables.write_table(results, "table2", tables.TABLE2_HEADER, table2_rows)
+    # Table II: decisions of every ASR(x)->SER seed against every SER seed, beside SER's own seed pairs
+    predictions = {name: [np.asarray(p["predictions"]) for p in probes[name]] for name in ("SER", *TWO_STEP)}
+    mismatch = pair_values(predictions, TWO_STEP, lambda a, b: (a != b).astype(np.float64))
+    mismatch_floor = against_floor(mismatch, TWO_STEP)
+    table2_rows = tables.table2_rows(mismatch, mismatch_floor, column)
 
     # Table III and Figure 3: last-layer cosine distances, each utterance seen by its own fold's networks
-    last = {name: own_fold_view(embeddings[name], sessions)[:, -1] for name in ("SER", *two_step, CONTROL)}
-    distances = {name: cosine_distances(last["SER"], last[name]) for name in (*two_step, CONTROL)}
-    threshold = _cosine_threshold(config, {name: distances[name] for name in two_step})  # the paper's pairs
-    table3_rows = []
-    for name, d in distances.items():
-        agreement = threshold_agreement(d, predictions["SER"], predictions[name], threshold)
-        paper = tables.PAPER_TABLE3.get(name, ((float("nan"),) * 2,) * 2)[column]
-        table3_rows.append([name, threshold, agreement.data_percent, agreement.match_percent,
-                            agreement.over_one_percent, *paper])
-    table3 = tables.write_table(results, "table3", tables.TABLE3_HEADER, table3_rows)
-    plot_cosine_histograms({config.corpus.name: {f"SER vs {n}": d for n, d in distances.items()}},
+    last = {name: [own_fold_view(e, sessions)[:, -1] for e in embeddings[name]] for name in ("SER", *TWO_STEP)}
+    distances = pair_values(last, TWO_STEP, cosine_distances)
+    threshold = _cosine_threshold(config, [d for name in TWO_STEP for d in distances[name]])  # the paper's pairs
+    pair_predictions = pair_values(predictions, TWO_STEP, lambda a, b: np.stack([a, b]))
+    agreement = {name: [threshold_agreement(d, p[0], p[1], threshold)
+                        for d, p in zip(distances[name], pair_predictions[name])] for name in distances}
+    table3_rows = tables.table3_rows(agreement, threshold, column)
+    plot_cosine_histograms({config.corpus.name: {f"SER vs {n} ({len(d)} seed pairs)": d.ravel()
+                                                 for n, d in distances.items()}},
                            {config.corpus.name: threshold}, results / "figure3.png")
 
-    # Figure 4: every ASR(x) and ASR(x)->SER network against SER, fold by fold
-    others = [s for name in asr for s in (asr[name], two_step[f"{name}→SER"])] + [control]
-    attention = attention_to_reference(stages, ser, others, utts, config.analysis.batch_size)
-    plot_attention_distances({f"SER vs {n}": m for n, m in attention.items()}, results / "figure4.png",
-                             normalise=config.analysis.normalise_attention)
+    # Figure 4: every ASR(x) and ASR(x)->SER network against SER, fold by fold, seed pair by seed pair
+    compared = (*ASR_SUBSETS, *TWO_STEP)
+    flat = [s for name in ("SER", *compared) for s in systems[name]]
+    index = {id(s): i for i, s in enumerate(flat)}
+    layout = pair_values({n: [index[id(s)] for s in systems[n]] for n in ("SER", *compared)}, compared,
+                         lambda a, b: np.array([a, b]))
+    per_utterance = attention_pairs(stages, flat, np.concatenate(list(layout.values())), utts,
+                                    config.analysis.batch_size)
+    bounds = np.cumsum([0] + [len(v) for v in layout.values()])
+    attention = {name: per_utterance[lo:hi] for name, lo, hi in zip(layout, bounds[:-1], bounds[1:])}  # (P, N, L, H)
+    plot_attention_distances({f"SER vs {n}": a.mean(axis=(0, 1)) for n, a in attention.items()},
+                             results / "figure4.png", normalise=config.analysis.normalise_attention)
+    attention_floor = {
+        "all layers": against_floor({n: a.mean(axis=(2, 3)) for n, a in attention.items()}, compared),
+        "per layer": against_floor({n: a.mean(axis=3) for n, a in attention.items()}, compared)}
+
     # CKA (beyond the paper) on the cached pooled states, each utterance seen by its own fold's networks
-    cka = {s.name: pooled_cka(own_fold_view(embeddings["SER"], sessions), own_fold_view(embeddings[s.name], sessions))
-           for s in others}
+    pooled = {name: [own_fold_view(e, sessions) for e in embeddings[name]] for name in ("SER", *compared)}
+    cka_pairs = _timed(stages, "CKA", lambda: pair_values(pooled, compared, pooled_cka))
+    cka = {name: m.mean(axis=0) for name, m in cka_pairs.items()}
     for name, matrix in cka.items():
-        plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER", name)
+        plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER", f"{name} (mean of {len(cka_pairs[name])} seed pairs)")
 
-    noise_floor = {name: {
-        "mismatch_percent": mismatch[name], "floor_mismatch_percent": mismatch[CONTROL],
-        "p_value": beyond[name]["p_value"],
-        "median_cosine_distance": float(np.median(distances[name])),
-        "floor_median_cosine_distance": float(np.median(distances[CONTROL])),
-        "mean_attention_distance": float(attention[name].mean()),
-        "floor_mean_attention_distance": float(attention[CONTROL].mean()),
-        "same_layer_cka": float(np.mean(np.diag(cka[name]))),
-        "floor_same_layer_cka": float(np.mean(np.diag(cka[CONTROL])))} for name in two_step}
+    floor_rows = tables.floor_rows(mismatch_floor, against_floor(distances, TWO_STEP), attention_floor, cka_pairs)
+    floor_table = tables.write_table(results, "noise_floor", tables.FLOOR_HEADER, floor_rows)
 
-    # Layer-wise probing (beyond the paper)
-    layerwise = {name: probe_every_layer(stages, systems[name], embeddings[name], utts, config.probe)
+    # Layer-wise probing (beyond the paper), every seed
+    layerwise = {name: np.mean([probe_every_layer(stages, s, e, utts, config.probe)
+                                for s, e in zip(systems[name], embeddings[name])], axis=0).tolist()
                  for name in config.analysis.layerwise}
     report.plot_layerwise(layerwise, results / "layerwise.png")
 
+    written = {"table1": tables.write_table(results, "table1", tables.TABLE1_HEADER, table1_rows),
+               "heads": tables.write_table(results, "heads", tables.HEADS_HEADER, heads),
+               "table2": tables.write_table(results, "table2", tables.TABLE2_HEADER, table2_rows),
+               "table3": tables.write_table(results, "table3", tables.TABLE3_HEADER, table3_rows),
+               "noise_floor": floor_table}
     summary = {
-        "table1": probes, "table2": table2_rows, "table3": table3_rows, "threshold": threshold,
-        "attention": {k: v.tolist() for k, v in attention.items()},
+        "seeds": {"pt": seeds(config)[0], "finetune": seeds(config)[1]},
+        "table1": {name: {"uar": [p["uar"] for p in runs], "war": [p["war"] for p in runs],
+                          "predictions": [p["predictions"] for p in runs]} for name, runs in probes.items()},
+        "table1_rows": table1_rows, "heads": heads, "table2": table2_rows, "table3": table3_rows,
+        "threshold": threshold, "noise_floor": {"mismatch": mismatch_floor, "attention": attention_floor,
+                                                "rows": floor_rows},
+        "attention": {k: v.mean(axis=(0, 1)).tolist() for k, v in attention.items()},
         "cka": {k: v.tolist() for k, v in cka.items()}, "layerwise": layerwise,
-        "noise_floor": noise_floor, "asr": {name: s.info for name, s in asr.items()}, "pt": pt.info,
+        "asr": {name: [s.info for s in systems[name]] for name in ASR_SUBSETS},
+        "pt": [s.info for s in systems["PT"]], "stage_times": stages.times,
         "seconds": time.perf_counter() - start,
     }
-    report.write_report(results, config, utts, summary, {"table1": table1, "table2": table2, "table3": table3})
+    summary["verdicts"] = verdicts.verdicts(summary, config.model.num_hidden_layers if "model" in config
+                                            else systems["SER"][0].config.num_hidden_layers)
+    report.write_report(results, config, utts, summary, written)
     logging.info("study finished in %.0f s; results in %s", summary["seconds"], results)
     return summary

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 
 import jax
 import ml_collections
+import numpy as np
 
 from recovery_jax.data import Fold
 from recovery_jax.data.corpora import load_waveforms
@@ -22,7 +23,7 @@ from recovery_jax.study.stages import Stages, key_digest
 from recovery_jax.train.ctc import CharVocab
 from recovery_jax.train.loop import fit_many
 from recovery_jax.train.tasks import get_task, init_params
-from recovery_jax.train.train import ctc_examples, evaluate_ctc, ser_examples
+from recovery_jax.train.train import ctc_examples, evaluate_ctc, evaluate_ser, ser_examples
 
 Params = Any
 
@@ -58,8 +59,23 @@ def checkpoint_system(name: str, folder: str) -> System:
     return System(name, config, {None: params["backbone"]}, key)
 
 
-def pretrained_system(stages: Stages, model: ml_collections.ConfigDict, settings: ml_collections.ConfigDict,
-                      audio_utts: Sequence, corpus_key: str) -> System:
+def train_work(settings: ml_collections.ConfigDict, runs: int, utts: Sequence) -> float:
+    """A training stage's size in the ETA's "train" units: audio-seconds through the step."""
+    seconds = np.mean([u.duration for u in utts]) if len(utts) else 0.0
+    if "pretrain" in settings:  # one crop per clip
+        seconds = min(seconds, settings.pretrain.crop_samples / 16000)
+    return float(runs * settings.total_steps * settings.batch_size * seconds)
+
+
+def with_seed(settings: ml_collections.ConfigDict, offset: int) -> ml_collections.ConfigDict:
+    """The same recipe with seed `settings.seed + offset` (initialisation, dropout, masks, shuffling)."""
+    seeded = settings.copy_and_resolve_references()
+    seeded.seed = settings.seed + offset
+    return seeded
+
+
+def pretrained_system(stages: Stages, name: str, model: ml_collections.ConfigDict,
+                      settings: ml_collections.ConfigDict, audio_utts: Sequence, corpus_key: str) -> System:
     """PT: self-supervised wav2vec2 pretraining of `model` on unlabelled `audio_utts`."""
     from recovery_jax.train.pretrain import final_metrics, pretrain
 
@@ -74,9 +90,9 @@ def pretrained_system(stages: Stages, model: ml_collections.ConfigDict, settings
 
     def load(folder: Path) -> System:
         loaded_config, backbone = _load_backbone(folder)
-        return System("PT", loaded_config, {None: backbone}, key_digest(key), _read_info(folder))
+        return System(name, loaded_config, {None: backbone}, key_digest(key), _read_info(folder))
 
-    return stages.run("pretrain", key, build, load)
+    return stages.run(f"pretrain-{name}", key, build, load, "train", train_work(settings, 1, audio_utts))
 
 
 def asr_systems(stages: Stages, init: System, settings: ml_collections.ConfigDict, train_utts: dict[str, Sequence],
@@ -107,13 +123,15 @@ def asr_systems(stages: Stages, init: System, settings: ml_collections.ConfigDic
                                    _read_info(folder / name))
         return systems
 
-    return stages.run("ctc-" + "-".join(names), key, build, load)
+    work = sum(train_work(settings, 1, utts) for utts in train_utts.values())
+    return stages.run("ctc-" + "-".join(names), key, build, load, "train", work)
 
 
 def ser_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
                folds: Sequence[Fold]) -> System:
     """SER fine-tuning of `init`'s backbone once per fold, each without its test session: all folds trained
-    together as one job (`fit_many`)."""
+    together as one job (`fit_many`). The heads' own UAR/WAR on each fold's validation (training sessions)
+    and test utterances go in `info`."""
     task = get_task("ser")
     sessions = [fold.test_session for fold in folds]
     key = [name, init.key, settings.to_dict(), {f.test_session: [u.utt_id for u in f.train] for f in folds}]
@@ -123,10 +141,30 @@ def ser_system(stages: Stages, name: str, init: System, settings: ml_collections
         data = [ser_examples(fold.train, receptive_field(init.config)) for fold in folds]
         trained = fit_many(task, init.config, [params] * len(folds), data, settings, str(folder),
                            names=[f"fold{s}" for s in sessions])
-        for session, params in zip(sessions, trained):
-            save_hf(folder / f"fold{session}" / "hf", init.config, params)
+        heads = {}
+        for fold, params in zip(folds, trained):
+            save_hf(folder / f"fold{fold.test_session}" / "hf", init.config, params)
+            heads[fold.test_session] = {
+                split: evaluate_ser(init.config, params, ser_examples(utts, receptive_field(init.config)), settings)
+                for split, utts in (("valid", fold.valid), ("test", fold.test)) if utts}
+        (folder / "info.json").write_text(json.dumps(_head_summary(heads), indent=1))
 
-    def load(folder: Path) -> dict:
-        return {s: _load_backbone(folder / f"fold{s}")[1] for s in sessions}
+    def load(folder: Path) -> System:
+        backbones = {s: _load_backbone(folder / f"fold{s}")[1] for s in sessions}
+        return System(name, init.config, backbones, key_digest(key), _read_info(folder))
 
-    return System(name, init.config, stages.run(f"ser-{name}", key, build, load), key_digest(key))
+    work = sum(train_work(settings, 1, fold.train) for fold in folds)
+    return stages.run(f"ser-{name}", key, build, load, "train", work)
+
+
+def _head_summary(heads: dict[int, dict[str, dict]]) -> dict:
+    """The SER heads' UAR/WAR (%), averaged over folds as the probes are, per split; per fold beside it."""
+    summary = {}
+    for split in ("valid", "test"):
+        scores = [h[split] for h in heads.values() if split in h]
+        if scores:
+            summary[f"head_{split}_uar"] = 100 * float(np.mean([s["uar"] for s in scores]))
+            summary[f"head_{split}_war"] = 100 * float(np.mean([s["war"] for s in scores]))
+    summary["folds"] = {str(k): {split: {m: h[split][m] for m in ("uar", "war")} for split in h}
+                        for k, h in heads.items()}
+    return summary

@@ -9,6 +9,10 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
+from recovery_jax.analysis import uar_interval
+from recovery_jax.study.floor import FLOOR
 from recovery_jax.study.stages import atomic_write_text
 
 # (UAR, WAR) on IEMOCAP and MSP-IMPROV, Table I of the paper.
@@ -61,17 +65,99 @@ def write_table(folder: Path, name: str, header: Sequence[str], rows: Sequence[S
     return text
 
 
-def table1_rows(results: dict[str, dict], dims: dict[str, Any], groups: dict[str, str], corpus: str
-                ) -> list[list[Any]]:
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (std NaN for one seed)."""
+    values = np.asarray(values, np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan
+
+
+def table1_rows(probes: dict[str, list[dict]], labels: np.ndarray, sessions: np.ndarray, dims: dict[str, Any],
+                groups: dict[str, str], corpus: str) -> list[list[Any]]:
+    """One row per representation: seeds, UAR and WAR mean and std over seeds, the 95 % bootstrap interval
+    (over utterances, drawn within sessions) of the seed-mean UAR, and the paper's numbers."""
     column = paper_column(corpus)
     rows = []
-    for name, result in results.items():
+    for name, runs in probes.items():
         paper_uar, paper_war = PAPER_TABLE1.get(name, ((math.nan, math.nan),) * 2)[column]
-        rows.append([groups[name], name, dims[name], result["uar"], result["war"], paper_uar, paper_war])
+        low, high = uar_interval(labels, np.stack([np.asarray(r["predictions"]) for r in runs]), NUM_CLASSES,
+                                 sessions)
+        rows.append([groups[name], name, dims[name], len(runs), *_mean_std([r["uar"] for r in runs]), low, high,
+                     *_mean_std([r["war"] for r in runs]), paper_uar, paper_war])
     return rows
 
 
-TABLE1_HEADER = ("group", "representation", "dim", "UAR", "WAR", "paper UAR", "paper WAR")
-TABLE2_HEADER = ("system", "mismatch % vs SER", "paper mismatch %", "beyond the floor (% points)",
-                 "p (sign test)")
-TABLE3_HEADER = ("system", "threshold", "data %", "match %", "distance > 1 %", "paper data %", "paper match %")
+def head_rows(infos: dict[str, list[dict]]) -> list[list[Any]]:
+    """The SER heads' own UAR (%) on validation (training sessions) and test sessions, mean and std over seeds."""
+    rows = []
+    for name, runs in infos.items():
+        rows.append([name, len(runs), *_mean_std([r.get("head_valid_uar", math.nan) for r in runs]),
+                     *_mean_std([r.get("head_test_uar", math.nan) for r in runs])])
+    return rows
+
+
+def table2_rows(mismatch: dict[str, np.ndarray], floor: dict[str, dict], column: int) -> list[list[Any]]:
+    """Decision mismatch with SER (%) over seed pairs; the floor row first, then each ASR(x)->SER with its
+    excess over the floor and bootstrap p."""
+    rows = []
+    for name, values in mismatch.items():
+        per_pair = 100 * values.mean(axis=1)
+        f = floor.get(name)
+        rows.append([name, len(per_pair), *_mean_std(per_pair), PAPER_TABLE2.get(name, (math.nan,) * 2)[column],
+                     100 * f["excess"] if f else math.nan, f["p_value"] if f else math.nan])
+    return rows
+
+
+def table3_rows(agreement: dict[str, list], threshold: float, column: int) -> list[list[Any]]:
+    """Data within the threshold and decision match there (%), mean and std over seed pairs."""
+    rows = []
+    for name, pairs in agreement.items():
+        paper = PAPER_TABLE3.get(name, ((math.nan,) * 2,) * 2)[column]
+        rows.append([name, len(pairs), threshold, *_mean_std([a.data_percent for a in pairs]),
+                     *_mean_std([a.match_percent for a in pairs]),
+                     float(np.mean([a.over_one_percent for a in pairs])), *paper])
+    return rows
+
+
+def floor_rows(mismatch: dict[str, dict], cosine: dict[str, dict], attention: dict[str, dict[str, dict]],
+               cka_pairs: dict[str, np.ndarray]) -> list[list[Any]]:
+    """Each compared system against the noise floor on every measure: its mean over seed pairs, the floor's
+    mean and largest pair, the excess, the bootstrap p over utterances, and whether it exceeds the floor
+    (p < 0.05)."""
+    rows = []
+
+    def add(name, measure, r, scale=1.0, index=()):
+        value, floor, top = (scale * np.asarray(r[k])[index] for k in ("cross_mean", "floor_mean", "floor_max_pair"))
+        p = float(np.asarray(r["p_value"])[index])
+        rows.append([name, measure, float(value), float(floor), float(top), float(value - floor), p,
+                     "n/a" if math.isnan(p) else ("yes" if p < ALPHA else "no")])
+
+    for name, r in mismatch.items():
+        add(name, "decision mismatch %", r, 100.0)
+    for name, r in cosine.items():
+        add(name, "last-layer cosine distance", r)
+    for name, r in attention["all layers"].items():
+        add(name, "attention distance, all layers", r)
+        for layer in range(len(attention["per layer"][name]["p_value"])):
+            add(name, f"attention distance, layer {layer + 1}", attention["per layer"][name], index=(layer,))
+    floor_cka = np.diagonal(cka_pairs[FLOOR], axis1=1, axis2=2).mean(axis=1) if FLOOR \
+        in cka_pairs else np.array([math.nan])
+    for name, matrices in cka_pairs.items():
+        if name == FLOOR:
+            continue
+        same_layer = np.diagonal(matrices, axis1=1, axis2=2).mean(axis=1)  # per seed pair
+        rows.append([name, "same-layer CKA (no test)", float(same_layer.mean()), float(floor_cka.mean()),
+                     float(floor_cka.min()), float(same_layer.mean() - floor_cka.mean()), math.nan, "n/a"])
+    return rows
+
+
+ALPHA = 0.05
+NUM_CLASSES = 4
+TABLE1_HEADER = ("group", "representation", "dim", "seeds", "UAR", "UAR std", "UAR 95% CI low", "UAR 95% CI high",
+                 "WAR", "WAR std", "paper UAR", "paper WAR")
+HEADS_HEADER = ("system", "seeds", "head UAR valid", "valid std", "head UAR test", "test std")
+TABLE2_HEADER = ("system", "seed pairs", "mismatch % vs SER", "std over pairs", "paper mismatch %",
+                 "beyond the floor (% points)", "p (bootstrap)")
+TABLE3_HEADER = ("system", "seed pairs", "threshold", "data %", "data % std", "match %", "match % std",
+                 "distance > 1 %", "paper data %", "paper match %")
+FLOOR_HEADER = ("system", "measure", "value", "floor", "floor's largest pair", "excess", "p (bootstrap)",
+                "exceeds the floor")
