@@ -7,6 +7,8 @@
 SER fine-tuning follows the paper (S3PRL emotion defaults: Adam 1e-5, batch 4, accumulation 8, clip 1,
 seed 1337, 30k steps, conv stack frozen): an accelerator job, not a CPU one. For MSP-IMPROV use
 `--config configs/study_real.py:msp_improv` (its cosine threshold is the paper's 0.65).
+Seeds, intervals and noise floors are the embedded study's: SER and every ASR(x)->SER are fine-tuned with
+`seeds.finetune` seeds (default 3, i.e. 3 x 4 x 5 fine-tunes of 30k steps); each checkpoint is one PT / ASR(x).
 """
 
 import ml_collections

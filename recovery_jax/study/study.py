@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -73,7 +74,8 @@ def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: di
     if asr_subsets is not None:
         train += pt_seeds * train_work(config.pretrain, 1, list(utts) + list(asr_subsets["asr960"]))
         train += s * sum(train_work(config.ctc, 1, asr_subsets[subset]) for subset in ASR_SUBSETS.values())
-    layers = config.model.num_hidden_layers + 1 if "model" in config else 13
+    layers = 1 + (json.loads((Path(config.checkpoints.PT) / "config.json").read_text())["num_hidden_layers"]
+                  if config.checkpoints.PT else config.model.num_hidden_layers)
     compared = s + len(ASR_SUBSETS) * 2 * (s if asr_subsets is not None else 1)
     return {"train": train, "handcrafted": 2.0,
             "probe": pt_seeds + len(ASR_SUBSETS) * s + 4 * s + len(config.analysis.layerwise) * s * layers,
@@ -219,8 +221,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
         "pt": [s.info for s in systems["PT"]], "stage_times": stages.times,
         "seconds": time.perf_counter() - start,
     }
-    summary["verdicts"] = verdicts.verdicts(summary, config.model.num_hidden_layers if "model" in config
-                                            else systems["SER"][0].config.num_hidden_layers)
+    summary["verdicts"] = verdicts.verdicts(summary, systems["SER"][0].config.num_hidden_layers)
     report.write_report(results, config, utts, summary, written)
     logging.info("study finished in %.0f s; results in %s", summary["seconds"], results)
     return summary

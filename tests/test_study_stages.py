@@ -1,0 +1,26 @@
+import time
+
+import pytest
+
+from recovery_jax.study.stages import PRIOR_SECONDS_PER_UNIT, Stages
+
+
+def test_eta_comes_from_the_measured_rate_of_each_kind_and_stage_times_are_kept(tmp_path):
+    stages = Stages(tmp_path, {"train": 100.0, "probe": 4.0})
+
+    def slow(folder):
+        time.sleep(0.2)
+        (folder / "out").write_text("x")
+
+    assert stages.eta() == pytest.approx(100 * PRIOR_SECONDS_PER_UNIT["train"] + 4 * PRIOR_SECONDS_PER_UNIT["probe"])
+    assert stages.run("fit", ["a"], slow, lambda f: (f / "out").read_text(), "train", 40.0) == "x"
+    rate = stages.measured["train"][1] / 40.0
+    assert 0.2 / 40 <= rate < 0.3 / 40
+    # 60 train units left at this run's rate; probes still at the prior
+    assert stages.eta() == pytest.approx(60 * rate + 4 * PRIOR_SECONDS_PER_UNIT["probe"])
+
+    again = Stages(tmp_path, {"train": 100.0})
+    assert again.run("fit", ["a"], slow, lambda f: (f / "out").read_text(), "train", 40.0) == "x"
+    assert again.times[-1]["cached"] and not stages.times[-1]["cached"]
+    assert stages.times[-1]["seconds"] >= 0.2
+    assert "train" not in again.measured  # a cache hit measures nothing: the prior stays until real work runs
