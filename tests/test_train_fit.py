@@ -60,6 +60,23 @@ def test_frozen_mask_gives_zero_update_even_with_nonzero_gradient():
     assert all(np.any(u != 0) for u in _leaves(updates["classifier"]))
 
 
+def test_head_lr_scale_multiplies_only_the_heads_first_update():
+    params = _init()
+    grads = jax.tree.map(np.ones_like, params)
+    first = {}
+    for scale in (1.0, 10.0):
+        optim = train_config().optim
+        optim.head_lr_scale = scale
+        tx = make_optimizer(optim, params, 10)
+        first[scale], _ = _update(tx, grads, jax.jit(tx.init)(params), params)
+    head = lambda u: np.concatenate([np.ravel(x) for x in _leaves(u["classifier"])])  # noqa: E731
+    np.testing.assert_allclose(head(first[10.0]), 10 * head(first[1.0]), rtol=1e-5)
+    trained = [k for k in params["backbone"] if k != "feature_extractor"][0]
+    for a, b in zip(_leaves(first[10.0]["backbone"][trained]), _leaves(first[1.0]["backbone"][trained])):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert all(np.all(u == 0) for u in _leaves(first[10.0]["backbone"]["feature_extractor"]))
+
+
 def test_accumulation_applies_one_update_every_k_microbatches():
     params = _init()
     tx = make_optimizer(train_config(accum_steps=4).optim, params, 10)

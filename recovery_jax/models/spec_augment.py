@@ -54,8 +54,10 @@ def span_mask(rng: jax.Array, frames: jax.Array, width: int, prob: float, length
 
 
 # The Wav2Vec2Config fields a fine-tuning config's `augment` section may override (HF's names).
+# Training-time regularisers a run may set apart from the checkpoint's config: SpecAugment, LayerDrop, dropout.
 AUGMENT_FIELDS = ("apply_spec_augment", "mask_time_prob", "mask_time_length", "mask_time_min_masks",
-                  "mask_feature_prob", "mask_feature_length", "mask_feature_min_masks", "layerdrop")
+                  "mask_feature_prob", "mask_feature_length", "mask_feature_min_masks", "layerdrop",
+                  "hidden_dropout", "attention_dropout", "activation_dropout", "feat_proj_dropout", "final_dropout")
 
 
 def with_augment(config: Wav2Vec2Config, overrides: Mapping[str, Any]) -> Wav2Vec2Config:

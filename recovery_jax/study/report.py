@@ -34,7 +34,9 @@ def _settings(config: ml_collections.ConfigDict) -> str:
         if section not in config:
             continue
         c = config[section]
-        lines.append(f"- {section}: {c.total_steps} micro-batches of {c.batch_size}, Adam lr {c.optim.lr}, "
+        steps = c.total_steps if "total_steps" in c else ", ".join(f"{k} {v}" for k, v in c.steps_per_subset.items())
+        extra = f", LP-FT head fit {c.linear_probe_steps} steps" if c.get("linear_probe_steps") else ""
+        lines.append(f"- {section}: {steps} micro-batches of {c.batch_size}, Adam lr {c.optim.lr}{extra}, "
                      f"accumulation {c.optim.accum_steps}, clip {c.optim.clip_norm}, seed {c.seed}, "
                      f"frozen {list(c.optim.frozen) or 'nothing'}")
     return "\n".join(lines)
@@ -52,8 +54,9 @@ def _asr(asr: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
         if not runs:
             continue
         cer, wer = (100 * np.array([r[k] for r in runs]) for k in ("cer", "wer"))
+        reference, hypothesis = runs[0]["examples"][0]
         lines.append(f"- {name}: CER {cer.mean():.1f} % (seeds {', '.join(f'{c:.1f}' for c in cer)}), "
-                     f"WER {wer.mean():.1f} %; e.g. \"{runs[0]['examples'][0][0]}\" → \"{runs[0]['examples'][0][1]}\"")
+                     f"WER {wer.mean():.1f} %; e.g. \"{reference}\" → \"{hypothesis}\"")
     return "\n".join(lines)
 
 
@@ -63,6 +66,10 @@ def _stage_times(times: Sequence[Mapping[str, Any]]) -> str:
         lines.append(f"| {t['stage']} | {'cached' if t['cached'] else round(t['seconds'])} |")
     lines.append(f"| total of stages run here | {round(sum(t['seconds'] for t in times if not t['cached']))} |")
     return "\n".join(lines)
+
+
+HELDOUT = ("ASR systems on held-out speech (the emotion corpus's neutral clips: voices never in CTC training, "
+           "sentences from the same 40-sentence list the ASR corpus reads):")
 
 
 def write_report(results: Path, config: ml_collections.ConfigDict, utts: Sequence, summary: Mapping[str, Any],
@@ -94,9 +101,10 @@ Paper numbers are set beside ours ({"IEMOCAP" if config.corpus.name != "msp_impr
 - Intervals: 95 % percentile bootstrap over utterances (2000 resamples) of the seed-mean UAR. Tests against the
   floor: one-sided paired bootstrap over utterances of (mean over system-vs-SER seed pairs) − (mean over SER's own
   seed pairs), per-utterance values (mismatch 0/1, cosine distance, Eq. 1 distance); "exceeds" means p < 0.05.
-- Wall time: {summary["seconds"]:.0f} s on {platform.machine()} ({platform.processor() or "cpu"}), this run (cached stages count as done).
+- Wall time: {summary["seconds"]:.0f} s on {platform.machine()} ({platform.processor() or "cpu"}), this run
+  (cached stages count as done).
 
-{"ASR systems on held-out speech (the emotion corpus's neutral clips: voices never in CTC training, sentences from the same 40-sentence list):" if own else ""}
+{HELDOUT if own else ""}
 {_asr(summary["asr"]) if own else ""}
 
 ## Table I: UAR / WAR (%)

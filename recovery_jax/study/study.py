@@ -48,7 +48,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         check_root(corpus)
     except ValueError as e:
         raise StudyConfigError(str(e)) from None
-    for flag in ("pt", "finetune"):
+    for flag in ("pt", "asr", "finetune"):
         if int(config.seeds[flag]) < 1:
             raise StudyConfigError(f"--config.seeds.{flag}={config.seeds[flag]}: expected at least 1 seed")
     given = {name: config.checkpoints[name] for name in SYSTEMS if config.checkpoints[name]}
@@ -63,29 +63,39 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def seeds(config: ml_collections.ConfigDict) -> tuple[int, int]:
-    """(PT seeds, fine-tuning seeds); real checkpoints are one PT."""
+    """(PT seeds, SER fine-tuning seeds); real checkpoints are one PT."""
     return (1 if config.checkpoints.PT else config.seeds.pt), config.seeds.finetune
+
+
+def ctc_recipe(ctc: ml_collections.ConfigDict, subset: str) -> ml_collections.ConfigDict:
+    """The CTC recipe with the subset's own step count (`ctc.steps_per_subset`): more data, more updates."""
+    recipe = ctc.copy_and_resolve_references()
+    with recipe.unlocked():
+        recipe.total_steps = int(ctc.steps_per_subset[subset])
+    return recipe
 
 
 def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: dict | None) -> dict[str, float]:
     """The whole study's work per stage kind (Stages' units), for an ETA from measured rates."""
     pt_seeds, s = seeds(config)
+    asr_seeds = config.seeds.asr if asr_subsets is not None else 1
+    count = {"PT": pt_seeds, "SER": s, **{n: asr_seeds for n in ASR_SUBSETS}, **{n: s for n in TWO_STEP}}
     train = s * 4 * sum(train_work(config.ser, 1, fold.train) for fold in folds)  # SER and three ASR(x)->SER
     if asr_subsets is not None:
         train += pt_seeds * train_work(config.pretrain, 1, list(utts) + list(asr_subsets["asr960"]))
-        train += s * sum(train_work(config.ctc, 1, asr_subsets[subset]) for subset in ASR_SUBSETS.values())
+        train += sum(train_work(ctc_recipe(config.ctc, subset), asr_seeds, asr_subsets[subset])
+                     for subset in ASR_SUBSETS.values())
     layers = 1 + (json.loads((Path(config.checkpoints.PT) / "config.json").read_text())["num_hidden_layers"]
                   if config.checkpoints.PT else config.model.num_hidden_layers)
-    compared = s + len(ASR_SUBSETS) * 2 * (s if asr_subsets is not None else 1)
     return {"train": train, "handcrafted": 2.0,
-            "probe": pt_seeds + len(ASR_SUBSETS) * s + 4 * s + len(config.analysis.layerwise) * s * layers,
-            "attention": compared * sum(u.duration for u in utts)}
+            "probe": sum(count.values()) + layers * sum(count[n] for n in config.analysis.layerwise),
+            "attention": (sum(count.values()) - pt_seeds) * sum(u.duration for u in utts)}
 
 
 def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict | None
              ) -> dict[str, list[System]]:
     """Every system, one per seed: {"PT": [...], "ASR10": [...], "SER": [...], "ASR10→SER": [...], ...}.
-    Fine-tuning seed k starts from PT seed k mod (PT seeds); ASR(x)->SER seed k from ASR(x) seed k."""
+    Fine-tuning seed k starts from PT seed k mod (PT seeds); ASR(x)->SER seed k from ASR(x) seed k mod (ASR seeds)."""
     pt_seeds, s = seeds(config)
     if asr_subsets is None:
         systems = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
@@ -94,11 +104,10 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
         systems = {"PT": [pretrained_system(stages, seeded("PT", p), config.model, with_seed(config.pretrain, p),
                                             unlabelled, ckey) for p in range(pt_seeds)]}
         heldout = [u for u in utts if u.emotion == "neutral"]  # voices never in CTC training; WER/CER
-        for k in range(s):
-            made = asr_systems(stages, systems["PT"][k % pt_seeds], with_seed(config.ctc, k),
-                               {seeded(n, k): asr_subsets[subset] for n, subset in ASR_SUBSETS.items()}, heldout)
-            for name in ASR_SUBSETS:
-                systems.setdefault(name, []).append(made[seeded(name, k)])
+        for name, subset in ASR_SUBSETS.items():
+            inits = [systems["PT"][k % pt_seeds] for k in range(config.seeds.asr)]
+            systems[name] = asr_systems(stages, name, inits, ctc_recipe(config.ctc, subset), asr_subsets[subset],
+                                        heldout)
     for name, init in (("SER", "PT"), *zip(TWO_STEP, ASR_SUBSETS)):
         systems[name] = [ser_system(stages, seeded(name, k), systems[init][k % len(systems[init])],
                                     with_seed(config.ser, k), folds) for k in range(s)]
@@ -192,7 +201,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     cka_pairs = _timed(stages, "CKA", lambda: pair_values(pooled, compared, pooled_cka))
     cka = {name: m.mean(axis=0) for name, m in cka_pairs.items()}
     for name, matrix in cka.items():
-        plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER", f"{name} (mean of {len(cka_pairs[name])} seed pairs)")
+        plot_cka(matrix, results / f"cka_SER_vs_{safe_name(name)}.png", "SER",
+                 f"{name} (mean of {len(cka_pairs[name])} seed pairs)")
 
     floor_rows = tables.floor_rows(mismatch_floor, against_floor(distances, TWO_STEP), attention_floor, cka_pairs)
     floor_table = tables.write_table(results, "noise_floor", tables.FLOOR_HEADER, floor_rows)

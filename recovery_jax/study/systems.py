@@ -19,8 +19,10 @@ import numpy as np
 from recovery_jax.data import Fold
 from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
+from recovery_jax.embed.extract import layer_embeddings
 from recovery_jax.study.stages import Stages, key_digest
 from recovery_jax.train.ctc import CharVocab
+from recovery_jax.train.head_init import fit_ser_head
 from recovery_jax.train.loop import fit_many
 from recovery_jax.train.tasks import get_task, init_params
 from recovery_jax.train.train import ctc_examples, evaluate_ctc, evaluate_ser, ser_examples
@@ -95,36 +97,37 @@ def pretrained_system(stages: Stages, name: str, model: ml_collections.ConfigDic
     return stages.run(f"pretrain-{name}", key, build, load, "train", train_work(settings, 1, audio_utts))
 
 
-def asr_systems(stages: Stages, init: System, settings: ml_collections.ConfigDict, train_utts: dict[str, Sequence],
-                test_utts: Sequence) -> dict[str, System]:
-    """ASR(x): CTC fine-tuning of `init` on each nested ASR subset (`train_utts`: {name: utterances}), all
-    subsets trained together as one job (`fit_many`); WER and CER measured on `test_utts`."""
-    names = list(train_utts)
-    key = ["ASR", init.key, settings.to_dict(), {n: [u.utt_id for u in train_utts[n]] for n in names}]
+def asr_systems(stages: Stages, name: str, inits: Sequence[System], settings: ml_collections.ConfigDict,
+                train_utts: Sequence, test_utts: Sequence) -> list[System]:
+    """ASR(x) seeds: CTC fine-tuning of `inits[k]` on one ASR subset with seed `settings.seed + k`, all seeds as
+    one job (`fit_many`); WER and CER of each measured on `test_utts`."""
+    names = [f"{name}#{k}" for k in range(len(inits))]
+    seeds = [settings.seed + k for k in range(len(inits))]
+    key = ["ASR", name, [i.key for i in inits], settings.to_dict(), [u.utt_id for u in train_utts]]
     vocab = CharVocab.letters()
-    config = dataclasses.replace(init.config, vocab_size=len(vocab), pad_token_id=vocab.blank_id)
+    config = dataclasses.replace(inits[0].config, vocab_size=len(vocab), pad_token_id=vocab.blank_id)
 
     def build(folder: Path) -> None:
         task = get_task("ctc")
-        params = init_params(task, config, jax.random.PRNGKey(settings.seed), {"backbone": init.backbones[None]})
-        data = [ctc_examples(train_utts[n], vocab, receptive_field(config)) for n in names]
-        trained = fit_many(task, config, [params] * len(names), data, settings, str(folder), names=names)
-        for name, params in zip(names, trained):
+        params = [init_params(task, config, jax.random.PRNGKey(seed), {"backbone": init.backbones[None]})
+                  for seed, init in zip(seeds, inits)]
+        data = [ctc_examples(train_utts, vocab, receptive_field(config))] * len(inits)
+        trained = fit_many(task, config, params, data, settings, str(folder), seeds=seeds, names=names)
+        for run, params in zip(names, trained):
             info = evaluate_ctc(config, params, test_utts, vocab, settings)
-            save_hf(folder / name / "hf", config, params)
-            vocab.save(folder / name / "hf" / "vocab.json")
-            (folder / name / "info.json").write_text(json.dumps(info, indent=1))
+            save_hf(folder / run / "hf", config, params)
+            vocab.save(folder / run / "hf" / "vocab.json")
+            (folder / run / "info.json").write_text(json.dumps(info, indent=1))
 
-    def load(folder: Path) -> dict[str, System]:
-        systems = {}
-        for name in names:
-            loaded_config, backbone = _load_backbone(folder / name)
-            systems[name] = System(name, loaded_config, {None: backbone}, key_digest([key, name]),
-                                   _read_info(folder / name))
+    def load(folder: Path) -> list[System]:
+        systems = []
+        for run in names:
+            loaded_config, backbone = _load_backbone(folder / run)
+            systems.append(System(run, loaded_config, {None: backbone}, key_digest([key, run]),
+                                  _read_info(folder / run)))
         return systems
 
-    work = sum(train_work(settings, 1, utts) for utts in train_utts.values())
-    return stages.run("ctc-" + "-".join(names), key, build, load, "train", work)
+    return stages.run(f"ctc-{name}", key, build, load, "train", train_work(settings, len(inits), train_utts))
 
 
 def ser_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
@@ -139,7 +142,9 @@ def ser_system(stages: Stages, name: str, init: System, settings: ml_collections
     def build(folder: Path) -> None:
         params = init_params(task, init.config, jax.random.PRNGKey(settings.seed), {"backbone": init.backbones[None]})
         data = [ser_examples(fold.train, receptive_field(init.config)) for fold in folds]
-        trained = fit_many(task, init.config, [params] * len(folds), data, settings, str(folder),
+        starts = _linear_probe_heads(init, params, folds, data, settings) if settings.get("linear_probe_steps") \
+            else [params] * len(folds)
+        trained = fit_many(task, init.config, starts, data, settings, str(folder),
                            names=[f"fold{s}" for s in sessions])
         heads = {}
         for fold, params in zip(folds, trained):
@@ -155,6 +160,19 @@ def ser_system(stages: Stages, name: str, init: System, settings: ml_collections
 
     work = sum(train_work(settings, 1, fold.train) for fold in folds)
     return stages.run(f"ser-{name}", key, build, load, "train", work)
+
+
+def _linear_probe_heads(init: System, params: Params, folds: Sequence[Fold], data: Sequence, settings
+                        ) -> list[Params]:
+    """LP-FT (train/head_init.py): per fold, `params` with the SER head fitted on the frozen initial backbone's
+    pooled last layer of that fold's training clips (each clip pooled once for all folds)."""
+    clips = list({u.utt_id: u for fold in folds for u in fold.train}.values())
+    row = {u.utt_id: i for i, u in enumerate(clips)}
+    pooled = layer_embeddings(init.config, init.backbones[None], load_waveforms(clips, receptive_field(init.config)),
+                              layers=(init.config.num_hidden_layers,), what=f"linear probe of {init.name}")[:, 0]
+    return [fit_ser_head(params, pooled[[row[u.utt_id] for u in fold.train]], examples.labels,
+                         settings.linear_probe_steps, settings.linear_probe_lr)
+            for fold, examples in zip(folds, data)]
 
 
 def _head_summary(heads: dict[int, dict[str, dict]]) -> dict:

@@ -13,11 +13,14 @@ def _path_str(path) -> str:
     return "/".join(str(getattr(k, "key", k)) for k in path)
 
 
-def trainable_labels(params: Any, frozen_prefixes: Sequence[str]) -> Any:
-    """"frozen" for leaves under any prefix ("backbone/feature_extractor"), "trained" otherwise."""
+def trainable_labels(params: Any, frozen_prefixes: Sequence[str], separate_head: bool = False) -> Any:
+    """"frozen" for leaves under any prefix ("backbone/feature_extractor"), "trained" otherwise; with
+    `separate_head`, trained leaves outside "backbone/" (the task's head) are "head"."""
     def label(path, _):
         name = _path_str(path)
-        return "frozen" if any(name.startswith(p) for p in frozen_prefixes) else "trained"
+        if any(name.startswith(p) for p in frozen_prefixes):
+            return "frozen"
+        return "head" if separate_head and not name.startswith("backbone/") else "trained"
     return jax.tree_util.tree_map_with_path(label, params)
 
 
@@ -36,14 +39,23 @@ def make_optimizer(optim: ml_collections.ConfigDict, params: Any, total_steps: i
                    ) -> optax.GradientTransformation:
     """Adam(lr) after global-norm clipping, on trainable leaves only, every `accum_steps` micro-batches.
 
-    `total_steps` counts optimiser updates (micro-batches / accum_steps).
+    `total_steps` counts optimiser updates (micro-batches / accum_steps). `optim.head_lr_scale` (if set and not 1)
+    gives the task's head (every trained leaf outside the backbone) that multiple of the learning rate, clipped
+    on its own: a head initialised at random must grow to the scale of the backbone's features, which a
+    learning rate small enough for the pretrained backbone does slowly.
     """
-    inner = optax.chain(
-        optax.clip_by_global_norm(optim.clip_norm) if optim.clip_norm else optax.identity(),
-        optax.adam(learning_rate(optim, total_steps), b1=optim.b1, b2=optim.b2, eps=optim.eps),
-    )
-    tx = optax.multi_transform({"trained": inner, "frozen": optax.set_to_zero()},
-                               trainable_labels(params, optim.frozen))
+    def adam(scale: float) -> optax.GradientTransformation:
+        schedule = learning_rate(optim, total_steps)
+        return optax.chain(
+            optax.clip_by_global_norm(optim.clip_norm) if optim.clip_norm else optax.identity(),
+            optax.adam(schedule if scale == 1 else lambda step: scale * schedule(step), b1=optim.b1, b2=optim.b2,
+                       eps=optim.eps))
+
+    head_scale = float(optim.get("head_lr_scale", 1.0))
+    groups = {"trained": adam(1.0), "frozen": optax.set_to_zero()}
+    if head_scale != 1.0:
+        groups["head"] = adam(head_scale)
+    tx = optax.multi_transform(groups, trainable_labels(params, optim.frozen, separate_head=head_scale != 1.0))
     if optim.accum_steps > 1:
         tx = optax.MultiSteps(tx, every_k_schedule=optim.accum_steps)
     return tx
