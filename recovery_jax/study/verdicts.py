@@ -1,7 +1,7 @@
 """report.md's opening: for each of the paper's claims, whether this run supports it, with the numbers.
 
 A difference of means counts only when it is larger than the seed spread (2 x the larger standard deviation
-over seeds); with one seed there is no spread and the verdict says so.
+over seeds; between two single-seed systems, 2 x SER's).
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ def _uar(summary: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
     return {row[1]: (row[4], row[5]) for row in summary["table1_rows"]}
 
 
-def _clearly_above(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    stds = [s for s in (a[1], b[1]) if not math.isnan(s)]
+def _clearly_above(a: tuple[float, float], b: tuple[float, float], fallback: float = math.nan) -> bool:
+    """a's mean exceeds b's by more than 2 x the larger seed std; for two single-seed systems, 2 x `fallback`
+    (SER's seed std: the fine-tuning noise this run measured)."""
+    stds = [s for s in (a[1], b[1]) if not math.isnan(s)] or [s for s in (fallback,) if not math.isnan(s)]
     return a[0] - b[0] > (2 * max(stds) if stds else 0.0)
 
 
@@ -46,9 +48,10 @@ def verdicts(summary: Mapping[str, Any], num_layers: int) -> list[dict[str, str]
                 "verdict": "supported" if below_100 and below_pt else ("partly" if below_100 or below_pt
                                                                        else "not supported"),
                 "evidence": f"UAR {_fmt('ASR960', uar['ASR960'])}, {_fmt('ASR100', uar['ASR100'])}, "
-                            f"{_fmt('PT', uar['PT'])}; clearly (beyond 2 seed std) below ASR100: "
-                            f"{'yes' if _clearly_above(uar['ASR100'], uar['ASR960']) else 'no'}, below PT: "
-                            f"{'yes' if _clearly_above(uar['PT'], uar['ASR960']) else 'no'}"})
+                            f"{_fmt('PT', uar['PT'])}; clearly (beyond 2 seed std, SER's where a system has one "
+                            f"seed) below ASR100: "
+                            f"{'yes' if _clearly_above(uar['ASR100'], uar['ASR960'], uar['SER'][1]) else 'no'}, "
+                            f"below PT: {'yes' if _clearly_above(uar['PT'], uar['ASR960'], uar['SER'][1]) else 'no'}"})
 
     two_step = [n for n in ("ASR10→SER", "ASR100→SER", "ASR960→SER") if n in uar]
     close = {n: not (_clearly_above(uar[n], uar["SER"]) or _clearly_above(uar["SER"], uar[n])) for n in two_step}
@@ -74,6 +77,7 @@ def verdicts(summary: Mapping[str, Any], num_layers: int) -> list[dict[str, str]
     for n in two_step:
         step, asr = per_layer[n], per_layer[n.replace("→SER", "")]
         p = step["p_value"]
+        # recovered: closer to SER than the ASR(x) it started from, and not beyond the floor
         recovered[n] = step["cross_mean"][last] < asr["cross_mean"][last] and not p[last] < ALPHA
         beyond = [l + 1 for l in middle if p[l] < ALPHA]
         unrecovered[n] = bool(beyond)
@@ -81,9 +85,10 @@ def verdicts(summary: Mapping[str, Any], num_layers: int) -> list[dict[str, str]
                         f"{asr['cross_mean'][last]:.3g}, floor {step['floor_mean'][last]:.3g}, p = {p[last]:.3g}); "
                         f"middle layers beyond the floor: "
                         f"{beyond or 'none'}")
+    # the claim's substance is the last layer's recovery; middle layers beyond the floor alone do not support it
     both = {n: recovered[n] and unrecovered[n] for n in two_step}
     out.append({"claim": "After ASR(x)→SER the last layers' attention recovers, middle layers' does not (Fig. 4)",
-                "verdict": "supported" if all(both.values()) else ("partly" if any(recovered.values()) or
-                                                                   any(unrecovered.values()) else "not supported"),
+                "verdict": "supported" if all(both.values()) else ("partly" if any(recovered.values())
+                                                                   else "not supported"),
                 "evidence": "; ".join(evidence)})
     return out
