@@ -84,7 +84,8 @@ def write_report(results: Path, config: ml_collections.ConfigDict, utts: Sequenc
     text = f"""# Study report
 
 Reproduction of Purohit & Magimai-Doss, "Emotion information recovery potential of wav2vec2 network fine-tuned
-for speech recognition task". Every fine-tuned system was trained with {seeds["finetune"]} seeds (PT: {seeds["pt"]});
+for speech recognition task". SER and every ASR(x)→SER were trained with {seeds["finetune"]} seeds, ASR(x) with
+{seeds["asr"]}, PT with {seeds["pt"]};
 numbers are means over seeds ± standard deviation, comparisons with SER are made on every seed pair and set
 against the same-recipe noise floor (SER against SER with another seed).
 

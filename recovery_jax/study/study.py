@@ -219,7 +219,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
                "table3": tables.write_table(results, "table3", tables.TABLE3_HEADER, table3_rows),
                "noise_floor": floor_table}
     summary = {
-        "seeds": {"pt": seeds(config)[0], "finetune": seeds(config)[1]},
+        "seeds": {name: len(systems[key]) for name, key in (("pt", "PT"), ("asr", "ASR10"), ("finetune", "SER"))},
         "table1": {name: {"uar": [p["uar"] for p in runs], "war": [p["war"] for p in runs],
                           "predictions": [p["predictions"] for p in runs]} for name, runs in probes.items()},
         "table1_rows": table1_rows, "heads": heads, "table2": table2_rows, "table3": table3_rows,
