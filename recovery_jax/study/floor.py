@@ -13,6 +13,7 @@ import numpy as np
 from recovery_jax.analysis import beyond_floor
 
 FLOOR = "SER (other seed)"
+ALPHA = 0.05  # "exceeds the floor": one-sided p below this
 REFERENCE = "SER"
 
 

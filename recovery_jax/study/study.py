@@ -22,7 +22,8 @@ from recovery_jax.study.measures import (attention_pairs, corpus_key, labels_and
                                          probe_every_layer, probe_handcrafted, probe_system, system_embeddings)
 from recovery_jax.study.stages import Stages, safe_name
 from recovery_jax.study.systems import (System, asr_systems, checkpoint_system, pretrained_system, ser_system,
-                                        train_work, with_seed)
+                                        train_work)
+from recovery_jax.train.loop import with_seed
 
 ASR_SUBSETS = {"ASR10": "asr10", "ASR100": "asr100", "ASR960": "asr960"}
 SYSTEMS = ("PT", *ASR_SUBSETS)
@@ -101,7 +102,7 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
         systems = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
     else:
         unlabelled = list(utts) + list(asr_subsets["asr960"])
-        systems = {"PT": [pretrained_system(stages, seeded("PT", p), config.model, with_seed(config.pretrain, p),
+        systems = {"PT": [pretrained_system(stages, seeded("PT", p), config.model, with_seed(config.pretrain, config.pretrain.seed + p),
                                             unlabelled, ckey) for p in range(pt_seeds)]}
         heldout = [u for u in utts if u.emotion == "neutral"]  # voices never in CTC training; WER/CER
         for name, subset in ASR_SUBSETS.items():
@@ -110,7 +111,7 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
                                         heldout)
     for name, init in (("SER", "PT"), *zip(TWO_STEP, ASR_SUBSETS)):
         systems[name] = [ser_system(stages, seeded(name, k), systems[init][k % len(systems[init])],
-                                    with_seed(config.ser, k), folds) for k in range(s)]
+                                    with_seed(config.ser, config.ser.seed + k), folds) for k in range(s)]
     return systems
 
 

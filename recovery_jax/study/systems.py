@@ -69,13 +69,6 @@ def train_work(settings: ml_collections.ConfigDict, runs: int, utts: Sequence) -
     return float(runs * settings.total_steps * settings.batch_size * seconds)
 
 
-def with_seed(settings: ml_collections.ConfigDict, offset: int) -> ml_collections.ConfigDict:
-    """The same recipe with seed `settings.seed + offset` (initialisation, dropout, masks, shuffling)."""
-    seeded = settings.copy_and_resolve_references()
-    seeded.seed = settings.seed + offset
-    return seeded
-
-
 def pretrained_system(stages: Stages, name: str, model: ml_collections.ConfigDict,
                       settings: ml_collections.ConfigDict, audio_utts: Sequence, corpus_key: str) -> System:
     """PT: self-supervised wav2vec2 pretraining of `model` on unlabelled `audio_utts`."""

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from recovery_jax.analysis import uar_interval
-from recovery_jax.study.floor import FLOOR
+from recovery_jax.data import EMOTIONS
+from recovery_jax.study.floor import ALPHA, FLOOR
 from recovery_jax.study.stages import atomic_write_text
 
 # (UAR, WAR) on IEMOCAP and MSP-IMPROV, Table I of the paper.
@@ -79,7 +80,7 @@ def table1_rows(probes: dict[str, list[dict]], labels: np.ndarray, sessions: np.
     rows = []
     for name, runs in probes.items():
         paper_uar, paper_war = PAPER_TABLE1.get(name, ((math.nan, math.nan),) * 2)[column]
-        low, high = uar_interval(labels, np.stack([np.asarray(r["predictions"]) for r in runs]), NUM_CLASSES,
+        low, high = uar_interval(labels, np.stack([np.asarray(r["predictions"]) for r in runs]), len(EMOTIONS),
                                  sessions)
         rows.append([groups[name], name, dims[name], len(runs), *_mean_std([r["uar"] for r in runs]), low, high,
                      *_mean_std([r["war"] for r in runs]), paper_uar, paper_war])
@@ -150,8 +151,6 @@ def floor_rows(mismatch: dict[str, dict], cosine: dict[str, dict], attention: di
     return rows
 
 
-ALPHA = 0.05
-NUM_CLASSES = 4
 TABLE1_HEADER = ("group", "representation", "dim", "seeds", "UAR", "UAR std", "UAR 95% CI low", "UAR 95% CI high",
                  "WAR", "WAR std", "paper UAR", "paper WAR")
 HEADS_HEADER = ("system", "seeds", "head UAR valid", "valid std", "head UAR test", "test std")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from recovery_jax.study.floor import FLOOR
+from recovery_jax.study.floor import ALPHA, FLOOR
 
-ALPHA = 0.05
 
 
 def _uar(summary: Mapping[str, Any]) -> dict[str, tuple[float, float]]:

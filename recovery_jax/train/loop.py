@@ -169,7 +169,7 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
         logging.info("resuming %s from step %d", workdir, first)
     shared_on_devices = replicate(shared)
     rngs = layout.to_devices(np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds]))
-    run_configs = [_with_seed(config, s) for s in seeds]
+    run_configs = [with_seed(config, s) for s in seeds]
     streams = [_training_batches(d, config, s, first, layout.data_parallel) for d, s in zip(data, seeds)]
     accum = config.optim.get("accum_steps", 1)
     progress = _Progress(workdir, names, config.total_steps, first, task.metrics,
@@ -213,7 +213,8 @@ def restore_runs(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any]
     return step, [merge_params(shared, p) for p in unstack(state.params, len(params))]
 
 
-def _with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+def with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+    """The same run config with `seed` (initialisation, dropout and mask streams, shuffling)."""
     run = ml_collections.ConfigDict(config.to_dict())
     run.seed = seed
     return run
