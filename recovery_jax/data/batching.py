@@ -8,7 +8,7 @@ so every row is a valid input: an all-padding row would make masked means divide
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -39,34 +39,51 @@ def _batch_order(lengths: np.ndarray, batch_size: int, buckets, shuffle: bool, s
 
 def batch_iterator(waveforms: Sequence[np.ndarray], labels: np.ndarray | None, batch_size: int,
                    num_devices: int = 1, bucket_multiple: int | Sequence[int] = 16000, shuffle: bool = False,
-                   seed: int = 0, drop_remainder: bool = False,
-                   group_by_length: bool = False) -> Iterator[dict[str, np.ndarray]]:
+                   seed: int = 0, drop_remainder: bool = False, group_by_length: bool = False,
+                   conv_features: Sequence[np.ndarray] | None = None,
+                   frames_for: Callable[[int], int] | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Yield dicts of numpy arrays, each (D, B/D, ...) with D = num_devices and B = batch_size:
     audio (D, B/D, T) float32 zero-padded, lengths (D, B/D) int32 valid samples, labels (D, B/D) int32 (absent
     when `labels` is None), weights (D, B/D) float32 1 for real rows and 0 for filler, index (D, B/D) int32
     position in `waveforms`, -1 for filler. T is `bucket_length(longest clip, bucket_multiple)`.
 
     `shuffle` permutes with `seed` (pass a new seed per epoch); `group_by_length` batches clips of the same
-    bucket together; `drop_remainder` drops a short final batch instead of filling it."""
+    bucket together; `drop_remainder` drops a short final batch instead of filling it.
+
+    With `conv_features` (per clip, the frozen conv stack's (valid frames, channels) output; see
+    models/conv_cache.py) and `frames_for` (samples -> frames), a batch carries conv_features
+    (D, B/D, frames_for(T), channels) zero-padded instead of audio: the shape the padded audio would give."""
     if batch_size % num_devices:
         raise ValueError(f"batch_size {batch_size} is not divisible by num_devices {num_devices}")
     lengths = np.array([len(w) for w in waveforms], dtype=np.int64)
     if labels is not None and len(labels) != len(waveforms):
         raise ValueError(f"{len(labels)} labels for {len(waveforms)} waveforms")
+    if conv_features is not None and (len(conv_features) != len(waveforms) or frames_for is None):
+        raise ValueError(f"{len(conv_features)} conv feature arrays for {len(waveforms)} waveforms "
+                         f"(frames_for {'missing' if frames_for is None else 'given'})")
     shape = (num_devices, batch_size // num_devices)
     for rows in _batch_order(lengths, batch_size, bucket_multiple, shuffle, seed, group_by_length, drop_remainder):
         real = len(rows)
         filled = np.resize(rows, batch_size)  # repeats real rows cyclically as filler
         width = bucket_length(int(lengths[rows].max()), bucket_multiple)
-        audio = np.zeros((batch_size, width), np.float32)
-        for r, i in enumerate(filled):
-            audio[r, :lengths[i]] = waveforms[i]
         batch = {
-            "audio": audio.reshape(*shape, width),
             "lengths": lengths[filled].astype(np.int32).reshape(shape),
             "weights": (np.arange(batch_size) < real).astype(np.float32).reshape(shape),
             "index": np.where(np.arange(batch_size) < real, filled, -1).astype(np.int32).reshape(shape),
         }
+        if conv_features is None:
+            batch["audio"] = _padded([waveforms[i] for i in filled], width).reshape(*shape, width)
+        else:
+            features = _padded([conv_features[i] for i in filled], frames_for(width))
+            batch["conv_features"] = features.reshape(shape + features.shape[1:])
         if labels is not None:
             batch["labels"] = np.asarray(labels)[filled].astype(np.int32).reshape(shape)
         yield batch
+
+
+def _padded(arrays: Sequence[np.ndarray], width: int) -> np.ndarray:
+    """(len(arrays), width, ...) float32, each array's leading axis zero-padded to `width`."""
+    out = np.zeros((len(arrays), width) + arrays[0].shape[1:], np.float32)
+    for row, array in enumerate(arrays):
+        out[row, :len(array)] = array
+    return out

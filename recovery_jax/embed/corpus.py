@@ -19,6 +19,7 @@ from recovery_jax.embed.compare import compare_functionals, compare_llds
 from recovery_jax.embed.extract import Params, all_layers, layer_embeddings, params_digest
 from recovery_jax.embed.store import cached_table, files_digest
 from recovery_jax.models import Wav2Vec2Config, receptive_field
+from recovery_jax.models.conv_cache import CorpusConvFeatures
 
 Dir = str | os.PathLike
 
@@ -45,17 +46,19 @@ def llds_for(utts: Sequence[Utterance], cache_dir: Dir) -> list[np.ndarray]:
 
 
 def embeddings_for(utts: Sequence[Utterance], cache_dir: Dir, name: str, config: Wav2Vec2Config,
-                   params: Params, *, layers: Sequence[int] | None = None, **batching: int) -> np.ndarray:
+                   params: Params, *, layers: Sequence[int] | None = None,
+                   conv: CorpusConvFeatures | None = None, **batching: int) -> np.ndarray:
     """(N, len(layers), H) pooled hidden states of backbone `params` (default all layers), cached as `name`.
 
-    `batching` (batch_size, bucket_multiple) goes to `layer_embeddings`; it does not change the result.
+    `batching` (batch_size, bucket_multiple) goes to `layer_embeddings`; it does not change the result, nor
+    does `conv` (the corpus's clips through a conv stack, used when it is this backbone's).
     """
     layers = list(all_layers(config) if layers is None else layers)
     meta = _meta(utts, features="wav2vec2 hidden states, mean over valid frames", layers=layers,
                  config=config.to_dict(), params_sha256=params_digest(params))
     return cached_table(cache_dir, name, _ids(utts), meta, lambda: layer_embeddings(
         config, params, load_waveforms(utts, receptive_field(config)), layers=layers, what=f"embeddings {name}",
-        **batching))
+        conv_features=conv.for_backbone(params) if conv is not None else None, **batching))
 
 
 def fold_embeddings_for(utts: Sequence[Utterance], cache_dir: Dir, name: str, config: Wav2Vec2Config,

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from recovery_jax.data import batch_iterator
-from recovery_jax.models import Wav2Vec2Config, Wav2Vec2Model, masked_mean
+from recovery_jax.models import Wav2Vec2Config, Wav2Vec2Model, feature_lengths, masked_mean
 from recovery_jax.progress import Progress
 
 Params = Any
@@ -43,8 +43,9 @@ def _pooled_fn(config: Wav2Vec2Config, layers: tuple[int, ...]):
     model = Wav2Vec2Model(config)
 
     @jax.jit
-    def pooled(params, audio, lengths):
-        out = model.apply({"params": params}, audio, lengths, output_hidden_states=True, deterministic=True)
+    def pooled(params, audio, lengths, conv_features):
+        out = model.apply({"params": params}, audio, lengths, output_hidden_states=True, deterministic=True,
+                          conv_features=conv_features)
         selected = out.hidden_states[:, jnp.asarray(layers)]  # (B, layers, T, H)
         return jax.vmap(masked_mean, in_axes=(1, None), out_axes=1)(selected, out.frame_mask)
 
@@ -53,11 +54,13 @@ def _pooled_fn(config: Wav2Vec2Config, layers: tuple[int, ...]):
 
 def layer_embeddings(config: Wav2Vec2Config, params: Params, waveforms: Sequence[np.ndarray], *,
                      layers: Sequence[int] | None = None, batch_size: int = 8,
-                     bucket_multiple: int = 16000, what: str = "embeddings") -> np.ndarray:
+                     bucket_multiple: int = 16000, what: str = "embeddings",
+                     conv_features: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """(N, len(layers), H) float32 mean-pooled hidden states of the backbone `params` (default: all layers).
 
     Batches are padded to a multiple of `bucket_multiple` samples, so jit compiles once per bucket length.
-    `what` names the pass in its progress lines.
+    `what` names the pass in its progress lines. `conv_features` (per clip, this backbone's conv stack output:
+    models/conv_cache.py) skips the conv stack.
     """
     layers = all_layers(config) if layers is None else tuple(int(l) for l in layers)
     bad = [l for l in layers if not 0 <= l <= config.num_hidden_layers]
@@ -66,9 +69,13 @@ def layer_embeddings(config: Wav2Vec2Config, params: Params, waveforms: Sequence
     pooled = _pooled_fn(config, layers)
     out = np.zeros((len(waveforms), len(layers), config.hidden_size), np.float32)
     progress = Progress(what, len(waveforms), "utterances")
-    for batch in batch_iterator(waveforms, None, batch_size, bucket_multiple=bucket_multiple):
+    frames_for = None if conv_features is None else functools.partial(feature_lengths, config)
+    for batch in batch_iterator(waveforms, None, batch_size, bucket_multiple=bucket_multiple,
+                                conv_features=conv_features, frames_for=frames_for):
         index = batch["index"][0]
-        result = np.asarray(pooled(params, batch["audio"][0], batch["lengths"][0]))
+        conv = batch["conv_features"][0] if conv_features is not None else None
+        audio = batch["audio"][0] if conv_features is None else None
+        result = np.asarray(pooled(params, audio, batch["lengths"][0], conv))
         out[index[index >= 0]] = result[index >= 0]
         progress.advance(int((index >= 0).sum()))
     return out

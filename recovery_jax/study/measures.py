@@ -17,6 +17,7 @@ from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, fold_embeddings_for,
                                 functionals_for, llds_for)
 from recovery_jax.models import receptive_field
+from recovery_jax.models.conv_cache import CorpusConvFeatures, clip_conv_features
 from recovery_jax.probe import HANDCRAFTED_GRID, make_search, probe_layers, probe_loso
 from recovery_jax.progress import Progress
 from recovery_jax.study.stages import Stages, key_digest, safe_name
@@ -29,12 +30,21 @@ def labels_and_sessions(utts: Sequence[Utterance]) -> tuple[np.ndarray, np.ndarr
     return np.array([emotion_index(u.emotion) for u in utts]), np.array([u.session for u in utts])
 
 
-def system_embeddings(system: System, utts: Sequence[Utterance], cache_dir: Path) -> Embeddings:
-    """Pooled hidden states of every layer; per-fold systems give one array per test session."""
+def system_embeddings(system: System, utts: Sequence[Utterance], cache_dir: Path,
+                      conv: Optional[CorpusConvFeatures] = None) -> Embeddings:
+    """Pooled hidden states of every layer; per-fold systems give one array per test session. `conv`: the
+    clips through a conv stack, used by every backbone that has it (all of them, when it is PT's)."""
     name = safe_name(system.name)
     if system.per_fold:
-        return fold_embeddings_for(utts, cache_dir, name, system.config, system.backbones)
-    return embeddings_for(utts, cache_dir, name, system.config, system.backbones[None])
+        return fold_embeddings_for(utts, cache_dir, name, system.config, system.backbones, conv=conv)
+    return embeddings_for(utts, cache_dir, name, system.config, system.backbones[None], conv=conv)
+
+
+def corpus_conv_features(system: System, utts: Sequence[Utterance]) -> CorpusConvFeatures:
+    """`system`'s conv stack over every clip, once for all the systems that froze it."""
+    conv = system.backbones[next(iter(system.backbones))]["feature_extractor"]
+    waveforms = load_waveforms(utts, receptive_field(system.config))
+    return CorpusConvFeatures(conv, clip_conv_features(system.config, conv, waveforms))
 
 
 def own_fold_view(embeddings: Embeddings, sessions: np.ndarray) -> np.ndarray:

@@ -18,8 +18,9 @@ from recovery_jax.data import loso_folds
 from recovery_jax.data.corpora import CORPORA, asr_corpus, check_root, emotion_corpus
 from recovery_jax.study import report, tables, verdicts
 from recovery_jax.study.floor import against_floor, pair_values
-from recovery_jax.study.measures import (attention_pairs, corpus_key, labels_and_sessions, own_fold_view,
-                                         probe_every_layer, probe_handcrafted, probe_system, system_embeddings)
+from recovery_jax.study.measures import (attention_pairs, corpus_conv_features, corpus_key, labels_and_sessions,
+                                         own_fold_view, probe_every_layer, probe_handcrafted, probe_system,
+                                         system_embeddings)
 from recovery_jax.study.stages import Stages, safe_name
 from recovery_jax.study.systems import (System, asr_systems, checkpoint_system, pretrained_system, ser_system,
                                         train_work)
@@ -147,8 +148,13 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
 
     systems = _systems(config, stages, utts, folds, ckey, asr_subsets)
     cache = workdir / "embeddings"
-    embeddings = _timed(stages, "embeddings", lambda: {
-        name: [system_embeddings(s, utts, cache) for s in runs] for name, runs in systems.items()})
+
+    def all_embeddings() -> dict[str, list]:
+        # Every fine-tune froze PT's conv stack: with the fine-tunes' conv cache on, its output per clip (host
+        # memory: frames x conv channels per clip) serves every system's embeddings too
+        conv = corpus_conv_features(systems["PT"][0], utts) if config.ser.get("conv_cache", False) else None
+        return {name: [system_embeddings(s, utts, cache, conv) for s in runs] for name, runs in systems.items()}
+    embeddings = _timed(stages, "embeddings", all_embeddings)
 
     # Table I: every seed probed; mean +- std over seeds, 95 % bootstrap interval over utterances
     probes = {name: [result] for name, result in probe_handcrafted(stages, utts, cache, config.probe, ckey).items()}

@@ -16,13 +16,14 @@ import numpy as np
 from absl import logging
 
 from recovery_jax.data import batch_iterator
-from recovery_jax.models import Wav2Vec2Config
+from recovery_jax.models import Wav2Vec2Config, feature_lengths
+from recovery_jax.models.conv_cache import clip_conv_features
 from recovery_jax.models.spec_augment import with_augment
 from recovery_jax.train import checkpoint
 from recovery_jax.train.metric_writer import MetricWriter
 from recovery_jax.train.optim import learning_rate, make_optimizer
 from recovery_jax.train.runs import Layout, split_shared, stack, unstack
-from recovery_jax.train.step import (TrainState, create_state, make_eval_step, make_train_step, merge_params,
+from recovery_jax.train.step import (AXIS, TrainState, create_state, make_eval_step, make_train_step, merge_params,
                                      replicate)
 from recovery_jax.train.tasks import Task
 
@@ -38,6 +39,9 @@ class Examples:
     waveforms: Sequence[np.ndarray]
     labels: Optional[np.ndarray] = None
     targets: Optional[Sequence[np.ndarray]] = None
+    # per clip, the frozen conv stack's output (models/conv_cache.py): batches then carry it instead of audio
+    conv_features: Optional[Sequence[np.ndarray]] = None
+    frames_for: Optional[Callable[[int], int]] = None
 
     def __len__(self) -> int:
         return len(self.waveforms)
@@ -60,7 +64,8 @@ def batches(data: Examples, batch_size: int, bucket: int, shuffle: bool, seed: i
     start = jax.process_index() * local if split else 0
     for batch in batch_iterator(data.waveforms, data.labels, batch_size, num_devices=devices,
                                 bucket_multiple=bucket, shuffle=shuffle, seed=seed,
-                                drop_remainder=drop_remainder, group_by_length=shuffle):
+                                drop_remainder=drop_remainder, group_by_length=shuffle,
+                                conv_features=data.conv_features, frames_for=data.frames_for):
         if data.targets is not None:
             batch = _with_targets(batch, data.targets)
         yield {k: v[start:start + local] for k, v in batch.items()}
@@ -83,17 +88,23 @@ def _training_batches(data: Examples, config: ml_collections.ConfigDict, seed: i
         epoch, skip = epoch + 1, 0
 
 
-def _pad_last(x: np.ndarray, width: int) -> np.ndarray:
-    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, width - x.shape[-1])])
+# The padded axis of each batch entry that varies in length from batch to batch.
+_PADDED_AXIS = {"audio": -1, "targets": -1, "conv_features": -2}
+
+
+def _pad_to(x: np.ndarray, width: int, axis: int) -> np.ndarray:
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (0, width - x.shape[axis])
+    return np.pad(x, pad)
 
 
 def _joint_batch(per_run: Sequence[dict], layout: Layout) -> dict:
     """All runs' batches of one step in one padded shape (the widest run's bucket), laid out on the devices."""
-    audio = max(b["audio"].shape[-1] for b in per_run)
-    padded = [{**b, "audio": _pad_last(b["audio"], audio)} for b in per_run]
-    if "targets" in per_run[0]:
-        targets = max(b["targets"].shape[-1] for b in per_run)
-        padded = [{**b, "targets": _pad_last(b["targets"], targets)} for b in padded]
+    padded = list(per_run)
+    for key, axis in _PADDED_AXIS.items():
+        if key in per_run[0]:
+            width = max(b[key].shape[axis] for b in per_run)
+            padded = [{**b, key: _pad_to(b[key], width, axis)} for b in padded]
     if layout.data_parallel:  # (local devices, rows, ...) each -> (local devices, runs, rows, ...)
         return {k: np.stack([b[k] for b in padded], axis=1) for k in padded[0]}
     slots = layout.local_runs()  # whole batches (1, rows, ...) -> (local devices, runs per device, rows, ...)
@@ -137,8 +148,9 @@ class _Progress:
             writer.close()
 
 
-# Metric sums are added up on the devices, so no step waits for the host.
-_accumulate = jax.pmap(lambda total, sums: jax.tree.map(jnp.add, total, sums))
+# Metric sums are added up on the devices, so no step waits for the host. Every pmap here names its axis AXIS:
+# outputs of an unnamed pmap carry a different sharding, and feeding them to the train step compiled it twice.
+_accumulate = jax.pmap(lambda total, sums: jax.tree.map(jnp.add, total, sums), axis_name=AXIS)
 
 
 def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], data: Sequence[Examples],
@@ -163,6 +175,8 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
     os.makedirs(workdir, exist_ok=True)
     shared, own, tx, train_step = _program(task, model_config, config.optim, config.total_steps, params,
                                            layout.data_parallel)
+    if config.get("conv_cache", False):
+        data = _with_conv_features(model_config, config, shared, own, data)
     mgr = checkpoint.manager(workdir, config.checkpoint_every, config.keep_checkpoints)
     first, state = _initial_state(mgr, own, tx, layout)
     if first:
@@ -240,7 +254,7 @@ def _fresh_state(own: Sequence[Any], tx, layout: Layout) -> TrainState:
 
 @functools.lru_cache(maxsize=32)
 def _init_on_devices(tx) -> Callable:
-    return jax.pmap(jax.vmap(tx.init))
+    return jax.pmap(jax.vmap(tx.init), axis_name=AXIS)
 
 
 def _state_to_devices(host: TrainState, layout: Layout) -> TrainState:
@@ -269,11 +283,30 @@ def _program(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.Con
              params: Sequence[Any], data_parallel: bool) -> tuple[dict, list[Any], Any, Any]:
     """(shared params, each run's own params, optimiser, pmapped step) for these runs."""
     shared, own = split_shared(params, optim.frozen)
-    shared_conv = _freezes_conv(optim.frozen) and "feature_extractor" in shared.get("backbone", {}) and \
-        "feature_extractor" not in own[0].get("backbone", {})
     tx, train_step = _optimizer_and_step(task, model_config, optim.to_json(), total_steps // optim.get("accum_steps", 1),
-                                         jax.tree.structure(own[0]), data_parallel, shared_conv)
+                                         jax.tree.structure(own[0]), data_parallel,
+                                         _shares_conv(optim.frozen, shared, own))
     return shared, own, tx, train_step
+
+
+def _shares_conv(frozen: Sequence[str], shared: dict, own: Sequence[Any]) -> bool:
+    """Whether the whole conv stack is frozen and the same in every run (then it sits in `shared`)."""
+    return _freezes_conv(frozen) and "feature_extractor" in shared.get("backbone", {}) and \
+        "feature_extractor" not in own[0].get("backbone", {})
+
+
+def _with_conv_features(model_config: Wav2Vec2Config, config: ml_collections.ConfigDict, shared: dict,
+                        own: Sequence[Any], data: Sequence[Examples]) -> list[Examples]:
+    """`config.conv_cache`: each run's data with the shared frozen conv stack's output per clip, computed once
+    per distinct clip, so no step runs the conv stack again (models/conv_cache.py)."""
+    if not _shares_conv(config.optim.frozen, shared, own):
+        raise ValueError("config.conv_cache=True needs the conv stack frozen (config.optim.frozen holds "
+                         "'backbone/feature_extractor') and equal in every run")
+    features = iter(clip_conv_features(model_config, shared["backbone"]["feature_extractor"],
+                                       [w for d in data for w in d.waveforms], bucket_multiple=config.bucket_samples))
+    frames_for = functools.partial(feature_lengths, model_config)
+    return [dataclasses.replace(d, conv_features=[next(features) for _ in range(len(d))], frames_for=frames_for)
+            for d in data]
 
 
 def single_run(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.ConfigDict, total_steps: int,

@@ -80,7 +80,7 @@ def make_train_step(loss_fn: Callable, module: nn.Module, tx: optax.GradientTran
         return params, opt_state, nonfinite, sums
 
     def step(state: TrainState, batch, rngs, shared):
-        if shared_conv:
+        if shared_conv and "conv_features" not in batch:  # else the host sent the cached output
             batch = {**batch, "conv_features": frozen_conv_features(module, shared, batch)}
         params, opt_state, nonfinite, sums = jax.vmap(run_step, in_axes=(None, None, 0, 0, 0, 0, 0))(
             state.step, shared, state.params, state.opt_state, state.nonfinite_step, batch, rngs)

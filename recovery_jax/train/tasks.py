@@ -45,7 +45,7 @@ def forward(module: nn.Module, params: Any, batch: Batch, rng: Optional[jax.Arra
         conv = jax.lax.stop_gradient(module.apply({"params": params}, batch["audio"], batch["lengths"],
                                                   method=_conv_features))
     train = rng is not None
-    return module.apply({"params": params}, batch["audio"], batch["lengths"], deterministic=not train,
+    return module.apply({"params": params}, batch.get("audio"), batch["lengths"], deterministic=not train,
                         conv_features=conv, rngs={"dropout": rng} if train else {})
 
 
