@@ -16,6 +16,7 @@ from recovery_jax.analysis import (cosine_distances, plot_attention_distances, p
                                    pooled_cka, threshold_agreement)
 from recovery_jax.data import loso_folds
 from recovery_jax.data.corpora import CORPORA, asr_corpus, check_root, emotion_corpus
+from recovery_jax.models.conv_cache import CorpusConvFeatures
 from recovery_jax.study import report, tables, verdicts
 from recovery_jax.study.floor import against_floor, pair_values
 from recovery_jax.study.measures import (attention_pairs, corpus_conv_features, corpus_key, labels_and_sessions,
@@ -94,11 +95,16 @@ def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: di
             "attention": (sum(count.values()) - pt_seeds) * sum(u.duration for u in utts)}
 
 
-def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict | None
-             ) -> dict[str, list[System]]:
+def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict | None,
+             embed: Callable[[System], Any]) -> dict[str, list[System]]:
     """Every system, one per seed: {"PT": [...], "ASR10": [...], "SER": [...], "ASR10→SER": [...], ...}.
     Fine-tuning seed k starts from PT seed k mod (PT seeds); ASR(x)->SER seed k from ASR(x) seed k mod (ASR seeds)."""
     pt_seeds, s = seeds(config)
+
+    def last_layer(system: System) -> dict[str, np.ndarray]:  # the LP-FT head's input: the init's embeddings
+        table = embed(system)
+        return {u.utt_id: table[i, -1] for i, u in enumerate(utts)}
+
     if asr_subsets is None:
         systems = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
     else:
@@ -112,7 +118,8 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
                                         heldout)
     for name, init in (("SER", "PT"), *zip(TWO_STEP, ASR_SUBSETS)):
         systems[name] = [ser_system(stages, seeded(name, k), systems[init][k % len(systems[init])],
-                                    with_seed(config.ser, config.ser.seed + k), folds) for k in range(s)]
+                                    with_seed(config.ser, config.ser.seed + k), folds, last_layer)
+                         for k in range(s)]
     return systems
 
 
@@ -146,15 +153,24 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     stages.plan = planned_work(config, utts, folds, asr_subsets)
     labels, sessions = labels_and_sessions(utts)
 
-    systems = _systems(config, stages, utts, folds, ckey, asr_subsets)
     cache = workdir / "embeddings"
+    convs: list[CorpusConvFeatures] = []
 
-    def all_embeddings() -> dict[str, list]:
-        # Every fine-tune froze PT's conv stack: with the fine-tunes' conv cache on, its output per clip (host
-        # memory: frames x conv channels per clip) serves every system's embeddings too
-        conv = corpus_conv_features(systems["PT"][0], utts) if config.ser.get("conv_cache", False) else None
-        return {name: [system_embeddings(s, utts, cache, conv) for s in runs] for name, runs in systems.items()}
-    embeddings = _timed(stages, "embeddings", all_embeddings)
+    def embed(system: System) -> Any:
+        # With the fine-tunes' conv cache on, each distinct conv stack's output per clip (host memory: frames x
+        # conv channels per clip) serves every system that has it: on the embedded default, PT's serves all
+        conv = None
+        if config.ser.get("conv_cache", False):
+            backbone = next(iter(system.backbones.values()))
+            conv = next((c for c in convs if c.for_backbone(backbone) is not None), None)
+            if conv is None:
+                conv = corpus_conv_features(system, utts)
+                convs.append(conv)
+        return system_embeddings(system, utts, cache, conv)
+
+    systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed)
+    embeddings = _timed(stages, "embeddings", lambda: {name: [embed(s) for s in runs]
+                                                       for name, runs in systems.items()})
 
     # Table I: every seed probed; mean +- std over seeds, 95 % bootstrap interval over utterances
     probes = {name: [result] for name, result in probe_handcrafted(stages, utts, cache, config.probe, ckey).items()}

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jax
 import ml_collections
@@ -19,7 +19,6 @@ import numpy as np
 from recovery_jax.data import Fold
 from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
-from recovery_jax.embed.extract import layer_embeddings
 from recovery_jax.study.stages import Stages, key_digest
 from recovery_jax.train.ctc import CharVocab
 from recovery_jax.train.head_init import fit_ser_head
@@ -124,10 +123,11 @@ def asr_systems(stages: Stages, name: str, inits: Sequence[System], settings: ml
 
 
 def ser_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
-               folds: Sequence[Fold]) -> System:
+               folds: Sequence[Fold], last_layer: Callable[[System], Mapping[str, np.ndarray]]) -> System:
     """SER fine-tuning of `init`'s backbone once per fold, each without its test session: all folds trained
     together as one job (`fit_many`). The heads' own UAR/WAR on each fold's validation (training sessions)
-    and test utterances go in `info`."""
+    and test utterances go in `info`. `last_layer(system)`: utterance id -> the system's pooled last layer
+    (the study's cached embeddings), for the LP-FT head fit."""
     task = get_task("ser")
     sessions = [fold.test_session for fold in folds]
     key = [name, init.key, settings.to_dict(), {f.test_session: [u.utt_id for u in f.train] for f in folds}]
@@ -135,8 +135,8 @@ def ser_system(stages: Stages, name: str, init: System, settings: ml_collections
     def build(folder: Path) -> None:
         params = init_params(task, init.config, jax.random.PRNGKey(settings.seed), {"backbone": init.backbones[None]})
         data = [ser_examples(fold.train, receptive_field(init.config)) for fold in folds]
-        starts = _linear_probe_heads(init, params, folds, data, settings) if settings.get("linear_probe_steps") \
-            else [params] * len(folds)
+        starts = _linear_probe_heads(last_layer(init), params, folds, data, settings) \
+            if settings.get("linear_probe_steps") else [params] * len(folds)
         trained = fit_many(task, init.config, starts, data, settings, str(folder),
                            names=[f"fold{s}" for s in sessions])
         heads = {}
@@ -155,15 +155,11 @@ def ser_system(stages: Stages, name: str, init: System, settings: ml_collections
     return stages.run(f"ser-{name}", key, build, load, "train", work)
 
 
-def _linear_probe_heads(init: System, params: Params, folds: Sequence[Fold], data: Sequence, settings
-                        ) -> list[Params]:
+def _linear_probe_heads(pooled: Mapping[str, np.ndarray], params: Params, folds: Sequence[Fold], data: Sequence,
+                        settings) -> list[Params]:
     """LP-FT (train/head_init.py): per fold, `params` with the SER head fitted on the frozen initial backbone's
-    pooled last layer of that fold's training clips (each clip pooled once for all folds)."""
-    clips = list({u.utt_id: u for fold in folds for u in fold.train}.values())
-    row = {u.utt_id: i for i, u in enumerate(clips)}
-    pooled = layer_embeddings(init.config, init.backbones[None], load_waveforms(clips, receptive_field(init.config)),
-                              layers=(init.config.num_hidden_layers,), what=f"linear probe of {init.name}")[:, 0]
-    return [fit_ser_head(params, pooled[[row[u.utt_id] for u in fold.train]], examples.labels,
+    pooled last layer (`pooled`: utterance id -> vector) of that fold's training clips."""
+    return [fit_ser_head(params, np.stack([pooled[u.utt_id] for u in fold.train]), examples.labels,
                          settings.linear_probe_steps, settings.linear_probe_lr)
             for fold, examples in zip(folds, data)]
 
