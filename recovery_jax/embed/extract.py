@@ -73,8 +73,7 @@ def layer_embeddings(config: Wav2Vec2Config, params: Params, waveforms: Sequence
     for batch in batch_iterator(waveforms, None, batch_size, bucket_multiple=bucket_multiple,
                                 conv_features=conv_features, frames_for=frames_for):
         index = batch["index"][0]
-        conv = batch["conv_features"][0] if conv_features is not None else None
-        audio = batch["audio"][0] if conv_features is None else None
+        audio, conv = (batch[k][0] if k in batch else None for k in ("audio", "conv_features"))
         result = np.asarray(pooled(params, audio, batch["lengths"][0], conv))
         out[index[index >= 0]] = result[index >= 0]
         progress.advance(int((index >= 0).sum()))
