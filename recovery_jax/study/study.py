@@ -109,8 +109,9 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
         systems = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
     else:
         unlabelled = list(utts) + list(asr_subsets["asr960"])
-        systems = {"PT": [pretrained_system(stages, seeded("PT", p), config.model, with_seed(config.pretrain, config.pretrain.seed + p),
-                                            unlabelled, ckey) for p in range(pt_seeds)]}
+        systems = {"PT": [pretrained_system(stages, seeded("PT", p), config.model,
+                                            with_seed(config.pretrain, config.pretrain.seed + p), unlabelled, ckey)
+                          for p in range(pt_seeds)]}
         heldout = [u for u in utts if u.emotion == "neutral"]  # voices never in CTC training; WER/CER
         for name, subset in ASR_SUBSETS.items():
             inits = [systems["PT"][k % pt_seeds] for k in range(config.seeds.asr)]

@@ -12,7 +12,6 @@ from typing import Any, Mapping
 from recovery_jax.study.floor import ALPHA, FLOOR
 
 
-
 def _uar(summary: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
     """name -> (mean UAR, std over seeds) from Table I's rows."""
     return {row[1]: (row[4], row[5]) for row in summary["table1_rows"]}
