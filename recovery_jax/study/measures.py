@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
+from sklearn.model_selection import GridSearchCV
 
 from recovery_jax.analysis import attention_distances_per_utterance, stack_params
 from recovery_jax.data import Utterance, emotion_index
@@ -18,7 +19,8 @@ from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, 
                                 functionals_for, llds_for)
 from recovery_jax.models import receptive_field
 from recovery_jax.models.conv_cache import CorpusConvFeatures, clip_conv_features
-from recovery_jax.probe import HANDCRAFTED_GRID, make_search, probe_layers, probe_loso
+from recovery_jax.probe import HANDCRAFTED_GRID, LINEAR_GRID, make_search, probe_layers, probe_loso
+from recovery_jax.probe.svm import Grid
 from recovery_jax.progress import Progress
 from recovery_jax.study.stages import Stages, key_digest, safe_name
 from recovery_jax.study.systems import System
@@ -73,19 +75,23 @@ def _probe_stage(stages: Stages, name: str, key: Any, run, kind: str = "probe") 
                       kind, 1.0)
 
 
+def _search(probe_cfg, grid: Grid = LINEAR_GRID) -> Callable[[], GridSearchCV]:
+    """The probes' SVM grid search; `probe.n_jobs` runs its cross-validation fits in parallel (same results)."""
+    return lambda: make_search(grid, cv_folds=probe_cfg.cv_folds, n_jobs=probe_cfg.get("n_jobs"))
+
+
 def probe_system(stages: Stages, system: System, embeddings: Embeddings, utts, probe_cfg) -> dict:
     """Table I row of a neural system: linear SVM on the last layer, leave-one-session-out."""
     labels, sessions = labels_and_sessions(utts)
     key = [system.key, probe_cfg.to_dict(), [u.utt_id for u in utts]]
-    search = lambda: make_search(cv_folds=probe_cfg.cv_folds)  # noqa: E731
     return _probe_stage(stages, system.name, key, lambda: probe_loso(
-        _last_layer(embeddings), labels, sessions, search=search, name=system.name))
+        _last_layer(embeddings), labels, sessions, search=_search(probe_cfg), name=system.name))
 
 
 def probe_handcrafted(stages: Stages, utts, cache_dir: Path, probe_cfg, corpus_key: str) -> dict[str, dict]:
     """Table I group G-1: ComParE functionals and BoAW over ComParE LLDs."""
     labels, sessions = labels_and_sessions(utts)
-    search = lambda: make_search(HANDCRAFTED_GRID, cv_folds=probe_cfg.cv_folds)  # noqa: E731
+    search = _search(probe_cfg, HANDCRAFTED_GRID)
     boaw = BoawConfig(codebook_size=probe_cfg.boaw_codebook_size)
     rows = {
         "ComParE_LLDxF": lambda: probe_loso(functionals_for(utts, cache_dir), labels, sessions, search=search,
@@ -103,7 +109,7 @@ def probe_every_layer(stages: Stages, system: System, embeddings: Embeddings, ut
     key = [system.key, probe_cfg.to_dict(), [u.utt_id for u in utts]]
 
     def build(folder: Path) -> None:
-        results = probe_layers(embeddings, labels, sessions, search=lambda: make_search(cv_folds=probe_cfg.cv_folds),
+        results = probe_layers(embeddings, labels, sessions, search=_search(probe_cfg),
                                name=system.name)
         (folder / "layers.json").write_text(json.dumps([100 * r.uar for r in results]))
 
