@@ -189,8 +189,6 @@ def _error_line(error: BaseException) -> str:
 def run(main: Callable[[list[str]], Any], module: Optional[ModuleType] = None) -> None:
     """`app.run(main)` with the shipped-config help and the one-line errors described above."""
     module = module or sys.modules[main.__module__]
-    from recovery_jax.host_memory import keep_freed_memory
-    keep_freed_memory()  # a third off each CPU train step (recovery_jax/host_memory.py)
 
     def guarded(argv: list[str]) -> Any:
         verbose = _VERBOSE.value or logging.get_verbosity() >= 1

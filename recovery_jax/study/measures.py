@@ -13,17 +13,18 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV
 
 from recovery_jax.analysis import attention_distances_per_utterance, stack_params
-from recovery_jax.data import Utterance, emotion_index
+from recovery_jax.data import EMOTIONS, Fold, Utterance, emotion_index
 from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, fold_embeddings_for,
                                 functionals_for, llds_for)
 from recovery_jax.models import receptive_field
 from recovery_jax.models.conv_cache import CorpusConvFeatures, clip_conv_features
-from recovery_jax.probe import HANDCRAFTED_GRID, LINEAR_GRID, make_search, probe_layers, probe_loso
+from recovery_jax.probe import HANDCRAFTED_GRID, LINEAR_GRID, make_search, probe_layers, probe_loso, uar, war
 from recovery_jax.probe.svm import Grid
 from recovery_jax.progress import Progress
 from recovery_jax.study.stages import Stages, key_digest, safe_name
 from recovery_jax.study.systems import System
+from recovery_jax.train.head_init import head_logits
 
 Embeddings = np.ndarray | dict[int, np.ndarray]  # (N, L+1, H), or per test session
 
@@ -57,6 +58,34 @@ def own_fold_view(embeddings: Embeddings, sessions: np.ndarray) -> np.ndarray:
     for session, table in embeddings.items():
         out[sessions == session] = table[sessions == session]
     return out
+
+
+def head_scores(system: System, embeddings: Mapping[Any, np.ndarray], utts: Sequence[Utterance],
+                folds: Sequence[Fold]) -> dict:
+    """The fine-tuned SER heads' own UAR/WAR (%) on each fold's validation (training sessions) and test clips,
+    averaged over folds as the probes are; per fold beside it. The head is affine -> mean over frames -> affine
+    (train/head_init.py), so it is applied to the cached mean-pooled last layer of the fold's network: the
+    network's own logits up to float rounding, without another pass over the audio."""
+    row = {u.utt_id: i for i, u in enumerate(utts)}
+    per_fold = {}
+    for fold in folds:
+        head, table = system.heads[fold.test_session], embeddings[fold.test_session]
+        per_fold[fold.test_session] = {}
+        for split, clips in (("valid", fold.valid), ("test", fold.test)):
+            if clips:
+                logits = head_logits(head, table[[row[u.utt_id] for u in clips], -1])
+                truth, guess = (np.array([emotion_index(u.emotion) for u in clips]),
+                                np.argmax(np.asarray(logits), axis=-1))
+                per_fold[fold.test_session][split] = {"uar": uar(truth, guess, len(EMOTIONS)),
+                                                      "war": war(truth, guess)}
+    summary = {}
+    for split in ("valid", "test"):
+        scores = [f[split] for f in per_fold.values() if split in f]
+        if scores:
+            summary[f"head_{split}_uar"] = 100 * float(np.mean([s["uar"] for s in scores]))
+            summary[f"head_{split}_war"] = 100 * float(np.mean([s["war"] for s in scores]))
+    summary["folds"] = {str(k): v for k, v in per_fold.items()}
+    return summary
 
 
 def _last_layer(embeddings: Embeddings) -> Embeddings:

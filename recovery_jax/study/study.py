@@ -19,9 +19,9 @@ from recovery_jax.data.corpora import CORPORA, asr_corpus, check_root, emotion_c
 from recovery_jax.models.conv_cache import CorpusConvFeatures
 from recovery_jax.study import report, tables, verdicts
 from recovery_jax.study.floor import against_floor, pair_values
-from recovery_jax.study.measures import (attention_pairs, corpus_conv_features, corpus_key, labels_and_sessions,
-                                         own_fold_view, probe_every_layer, probe_handcrafted, probe_system,
-                                         system_embeddings)
+from recovery_jax.study.measures import (attention_pairs, corpus_conv_features, corpus_key, head_scores,
+                                         labels_and_sessions, own_fold_view, probe_every_layer, probe_handcrafted,
+                                         probe_system, system_embeddings)
 from recovery_jax.study.stages import Stages, safe_name
 from recovery_jax.study.systems import (System, asr_systems, checkpoint_system, pretrained_system, ser_system,
                                         train_work)
@@ -184,7 +184,9 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     column = tables.paper_column(config.corpus.name)
     order = ["ComParE_LLDxF", "BoAW(ComParE_LLD)", "PT", "SER", *ASR_SUBSETS, *TWO_STEP]
     table1_rows = tables.table1_rows({n: probes[n] for n in order}, labels, sessions, dims, groups, config.corpus.name)
-    heads = tables.head_rows({n: [s.info for s in systems[n]] for n in ("SER", *TWO_STEP)})
+    head_info = {n: [head_scores(s, e, utts, folds) for s, e in zip(systems[n], embeddings[n])]
+                 for n in ("SER", *TWO_STEP)}
+    heads = tables.head_rows(head_info)
 
     # Table II: decisions of every ASR(x)->SER seed against every SER seed, beside SER's own seed pairs
     predictions = {name: [np.asarray(p["predictions"]) for p in probes[name]] for name in ("SER", *TWO_STEP)}
@@ -246,7 +248,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
         "seeds": {name: len(systems[key]) for name, key in (("pt", "PT"), ("asr", "ASR10"), ("finetune", "SER"))},
         "table1": {name: {"uar": [p["uar"] for p in runs], "war": [p["war"] for p in runs],
                           "predictions": [p["predictions"] for p in runs]} for name, runs in probes.items()},
-        "table1_rows": table1_rows, "heads": heads, "table2": table2_rows, "table3": table3_rows,
+        "table1_rows": table1_rows, "heads": heads, "head_scores": head_info, "table2": table2_rows, "table3": table3_rows,
         "threshold": threshold, "noise_floor": {"mismatch": mismatch_floor, "attention": attention_floor,
                                                 "rows": floor_rows},
         "attention": {k: v.mean(axis=(0, 1)).tolist() for k, v in attention.items()},

@@ -21,10 +21,10 @@ from recovery_jax.data.corpora import load_waveforms
 from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
 from recovery_jax.study.stages import Stages, key_digest
 from recovery_jax.train.ctc import CharVocab
-from recovery_jax.train.head_init import fit_ser_head
+from recovery_jax.train.head_init import HEAD_KEYS, fit_ser_head
 from recovery_jax.train.loop import fit_many
 from recovery_jax.train.tasks import get_task, init_params
-from recovery_jax.train.train import ctc_examples, evaluate_ctc, evaluate_ser, ser_examples
+from recovery_jax.train.train import ctc_examples, evaluate_ctc, ser_examples
 
 Params = Any
 
@@ -36,6 +36,7 @@ class System:
     backbones: dict[Optional[int], Params]  # {None: params} or {test_session: params}
     key: str  # digest of everything it was made from; downstream stage keys build on it
     info: dict = dataclasses.field(default_factory=dict)  # e.g. WER of an ASR system
+    heads: dict[Optional[int], Params] = dataclasses.field(default_factory=dict)  # SER head per fold (HEAD_KEYS)
 
     @property
     def per_fold(self) -> bool:
@@ -45,6 +46,12 @@ class System:
 def _load_backbone(folder: Path) -> tuple[Wav2Vec2Config, Params]:
     config, params = load_hf(folder / "hf")
     return config, params["backbone"]
+
+
+def _load_fold(folder: Path) -> tuple[Params, Params]:
+    """(backbone, SER head) of one fold's fine-tuned network."""
+    params = load_hf(folder / "hf")[1]
+    return params["backbone"], {k: params[k] for k in HEAD_KEYS}
 
 
 def _read_info(folder: Path) -> dict:
@@ -125,9 +132,9 @@ def asr_systems(stages: Stages, name: str, inits: Sequence[System], settings: ml
 def ser_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
                folds: Sequence[Fold], last_layer: Callable[[System], Mapping[str, np.ndarray]]) -> System:
     """SER fine-tuning of `init`'s backbone once per fold, each without its test session: all folds trained
-    together as one job (`fit_many`). The heads' own UAR/WAR on each fold's validation (training sessions)
-    and test utterances go in `info`. `last_layer(system)`: utterance id -> the system's pooled last layer
-    (the study's cached embeddings), for the LP-FT head fit."""
+    together as one job (`fit_many`). `last_layer(system)`: utterance id -> the system's pooled last layer
+    (the study's cached embeddings), for the LP-FT head fit. The heads' own held-out scores come from the
+    study's embeddings of the fine-tuned networks (`measures.head_scores`), not from another pass here."""
     task = get_task("ser")
     sessions = [fold.test_session for fold in folds]
     key = [name, init.key, settings.to_dict(), {f.test_session: [u.utt_id for u in f.train] for f in folds}]
@@ -139,17 +146,13 @@ def ser_system(stages: Stages, name: str, init: System, settings: ml_collections
             if settings.get("linear_probe_steps") else [params] * len(folds)
         trained = fit_many(task, init.config, starts, data, settings, str(folder),
                            names=[f"fold{s}" for s in sessions])
-        heads = {}
-        for fold, params in zip(folds, trained):
-            save_hf(folder / f"fold{fold.test_session}" / "hf", init.config, params)
-            heads[fold.test_session] = {
-                split: evaluate_ser(init.config, params, ser_examples(utts, receptive_field(init.config)), settings)
-                for split, utts in (("valid", fold.valid), ("test", fold.test)) if utts}
-        (folder / "info.json").write_text(json.dumps(_head_summary(heads), indent=1))
+        for session, params in zip(sessions, trained):
+            save_hf(folder / f"fold{session}" / "hf", init.config, params)
 
     def load(folder: Path) -> System:
-        backbones = {s: _load_backbone(folder / f"fold{s}")[1] for s in sessions}
-        return System(name, init.config, backbones, key_digest(key), _read_info(folder))
+        loaded = {s: _load_fold(folder / f"fold{s}") for s in sessions}
+        return System(name, init.config, {s: b for s, (b, _) in loaded.items()}, key_digest(key),
+                      heads={s: h for s, (_, h) in loaded.items()})
 
     work = sum(train_work(settings, 1, fold.train) for fold in folds)
     return stages.run(f"ser-{name}", key, build, load, "train", work)
@@ -162,16 +165,3 @@ def _linear_probe_heads(pooled: Mapping[str, np.ndarray], params: Params, folds:
     return [fit_ser_head(params, np.stack([pooled[u.utt_id] for u in fold.train]), examples.labels,
                          settings.linear_probe_steps, settings.linear_probe_lr)
             for fold, examples in zip(folds, data)]
-
-
-def _head_summary(heads: dict[int, dict[str, dict]]) -> dict:
-    """The SER heads' UAR/WAR (%), averaged over folds as the probes are, per split; per fold beside it."""
-    summary = {}
-    for split in ("valid", "test"):
-        scores = [h[split] for h in heads.values() if split in h]
-        if scores:
-            summary[f"head_{split}_uar"] = 100 * float(np.mean([s["uar"] for s in scores]))
-            summary[f"head_{split}_war"] = 100 * float(np.mean([s["war"] for s in scores]))
-    summary["folds"] = {str(k): {split: {m: h[split][m] for m in ("uar", "war")} for split in h}
-                        for k, h in heads.items()}
-    return summary
