@@ -10,10 +10,6 @@ import pytest
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from recovery_jax.host_memory import keep_freed_memory  # noqa: E402
-
-keep_freed_memory()  # before JAX starts threads, as every launcher does: CPU train steps a third faster
-
 from recovery_jax import compile_cache  # noqa: E402  (after XLA_FLAGS)
 
 # Default corpus roots live in the user cache (recovery_jax.data.cache.user_cache_dir): tests, and the launchers
