@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -57,6 +58,8 @@ class Stages:
     done_units: dict[str, float] = dataclasses.field(default_factory=dict)
     measured: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)  # kind -> (units, s)
     times: list[dict] = dataclasses.field(default_factory=list)
+    # stages may run on several threads (study._systems); the bookkeeping above is shared
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     def folder(self, name: str, key: Any) -> Path:
         return self.root / f"{safe_name(name)}-{key_digest(key)}"
@@ -74,14 +77,16 @@ class Stages:
             logging.info("[stage %d] %s: running in %s", len(self.times) + 1, name, folder)
             build(folder)
             atomic_write_text(done, json.dumps(key, sort_keys=True, default=str, indent=1))
-            units, seconds = self.measured.get(kind, (0.0, 0.0))
-            self.measured[kind] = (units + work, seconds + time.perf_counter() - start)
         seconds = time.perf_counter() - start
-        self.record(name, seconds, cached)
-        self.done_units[kind] = self.done_units.get(kind, 0.0) + work
-        logging.info("[stage %d] %s: %s (elapsed %.0f s, ETA ~%.0f s)", len(self.times), name,
-                     "cached" if cached else f"done in {seconds:.0f} s", time.perf_counter() - self.started,
-                     self.eta())
+        with self.lock:
+            if not cached:
+                units, total = self.measured.get(kind, (0.0, 0.0))
+                self.measured[kind] = (units + work, total + seconds)
+            self.record(name, seconds, cached)
+            self.done_units[kind] = self.done_units.get(kind, 0.0) + work
+            logging.info("[stage %d] %s: %s (elapsed %.0f s, ETA ~%.0f s)", len(self.times), name,
+                         "cached" if cached else f"done in {seconds:.0f} s", time.perf_counter() - self.started,
+                         self.eta())
         return load(folder)
 
     def record(self, name: str, seconds: float, cached: bool = False) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -98,30 +100,71 @@ def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: di
 def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict | None,
              embed: Callable[[System], Any]) -> dict[str, list[System]]:
     """Every system, one per seed: {"PT": [...], "ASR10": [...], "SER": [...], "ASR10→SER": [...], ...}.
-    Fine-tuning seed k starts from PT seed k mod (PT seeds); ASR(x)->SER seed k from ASR(x) seed k mod (ASR seeds)."""
+    Fine-tuning seed k starts from PT seed k mod (PT seeds); ASR(x)->SER seed k from ASR(x) seed k mod (ASR seeds).
+
+    The fine-tunes after PT run on `config.train_workers` threads (JAX releases the GIL while a step runs): a CTC
+    step keeps about one of the 2 cores busy, so another job fills the other (two 200-step CTC jobs side by side
+    took 72 s, one alone 46 s). Jobs start in the order submitted and each waits only for jobs submitted before
+    it, so the pool cannot deadlock; each job's result is the one it gives alone (own seeds, data order and
+    stage folder; the quick study's tables are byte-identical with 1 and 2 workers)."""
     pt_seeds, s = seeds(config)
 
     def last_layer(system: System) -> dict[str, np.ndarray]:  # the LP-FT head's input: the init's embeddings
         table = embed(system)
         return {u.utt_id: table[i, -1] for i, u in enumerate(utts)}
 
-    if asr_subsets is None:
-        systems = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
-    else:
-        unlabelled = list(utts) + list(asr_subsets["asr960"])
-        systems = {"PT": [pretrained_system(stages, seeded("PT", p), config.model,
-                                            with_seed(config.pretrain, config.pretrain.seed + p), unlabelled, ckey)
-                          for p in range(pt_seeds)]}
-        heldout = [u for u in utts if u.emotion == "neutral"]  # voices never in CTC training; WER/CER
-        for name, subset in ASR_SUBSETS.items():
-            inits = [systems["PT"][k % pt_seeds] for k in range(config.seeds.asr)]
-            systems[name] = asr_systems(stages, name, inits, ctc_recipe(config.ctc, subset), asr_subsets[subset],
-                                        heldout)
-    for name, init in (("SER", "PT"), *zip(TWO_STEP, ASR_SUBSETS)):
-        systems[name] = [ser_system(stages, seeded(name, k), systems[init][k % len(systems[init])],
-                                    with_seed(config.ser, config.ser.seed + k), folds, last_layer)
-                         for k in range(s)]
-    return systems
+    pool = ThreadPoolExecutor(config.get("train_workers", 1), thread_name_prefix="train")
+    failures: list[BaseException] = []
+
+    def submit(fn: Callable[..., T], *args) -> Future:
+        def job() -> T:
+            if failures:  # a job failed: the study stops, so no queued job starts (its dependents fail at once)
+                raise RuntimeError("not started: another training job failed")
+            try:
+                return fn(*args)
+            except BaseException as error:
+                failures.append(error)
+                raise
+        return pool.submit(job)
+
+    try:
+        if asr_subsets is None:
+            ready = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
+        else:
+            unlabelled = list(utts) + list(asr_subsets["asr960"])
+            ready = {"PT": [pretrained_system(stages, seeded("PT", p), config.model,
+                                              with_seed(config.pretrain, config.pretrain.seed + p), unlabelled, ckey)
+                            for p in range(pt_seeds)]}
+            heldout = [u for u in utts if u.emotion == "neutral"]  # voices never in CTC training; WER/CER
+            inits = [ready["PT"][k % pt_seeds] for k in range(config.seeds.asr)]
+
+        def ctc(name: str) -> Future:
+            subset = ASR_SUBSETS[name]
+            return submit(asr_systems, stages, name, inits, ctc_recipe(config.ctc, subset), asr_subsets[subset],
+                          heldout)
+
+        def fine_tune(name: str, init: str, k: int) -> System:
+            starts = ready[init] if init in ready else asr_jobs[init].result()
+            return ser_system(stages, seeded(name, k), starts[k % len(starts)],
+                              with_seed(config.ser, config.ser.seed + k), folds, last_layer)
+
+        # Two jobs compiling the same program at once both compile it, so the longest CTC job goes first
+        # beside SER's jobs (other programs), and the shorter CTC jobs follow once their programs are cached.
+        longest_first = sorted(ASR_SUBSETS, key=lambda n: -config.ctc.steps_per_subset[ASR_SUBSETS[n]]) \
+            if asr_subsets is not None else []
+        asr_jobs = {name: ctc(name) for name in longest_first[:1]}
+        ser_jobs = {"SER": [submit(fine_tune, "SER", "PT", k) for k in range(s)]}
+        asr_jobs.update({name: ctc(name) for name in longest_first[1:]})
+        ser_jobs.update({name: [submit(fine_tune, name, init, k) for k in range(s)]
+                         for name, init in zip(TWO_STEP, ASR_SUBSETS)})
+        wait([*asr_jobs.values(), *(job for jobs in ser_jobs.values() for job in jobs)], return_when=FIRST_EXCEPTION)
+        if failures:  # the first failure, now: not after the jobs submitted before it
+            raise failures[0]
+        systems = {**ready, **{name: job.result() for name, job in asr_jobs.items()},
+                   **{name: [job.result() for job in jobs] for name, jobs in ser_jobs.items()}}
+    finally:
+        pool.shutdown(cancel_futures=True)  # after a failure no queued job starts; running ones finish their stage
+    return {name: systems[name] for name in ("PT", *ASR_SUBSETS, "SER", *TWO_STEP)}
 
 
 def _cosine_threshold(config, distances: list[np.ndarray]) -> float:
@@ -157,17 +200,20 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     cache = workdir / "embeddings"
     convs: list[CorpusConvFeatures] = []
 
+    embedding = threading.Lock()  # training workers ask for their inits' embeddings: one table computed once
+
     def embed(system: System) -> Any:
         # With the fine-tunes' conv cache on, each distinct conv stack's output per clip (host memory: frames x
         # conv channels per clip) serves every system that has it: on the embedded default, PT's serves all
-        conv = None
-        if config.ser.get("conv_cache", False):
-            backbone = next(iter(system.backbones.values()))
-            conv = next((c for c in convs if c.for_backbone(backbone) is not None), None)
-            if conv is None:
-                conv = corpus_conv_features(system, utts)
-                convs.append(conv)
-        return system_embeddings(system, utts, cache, conv)
+        with embedding:
+            conv = None
+            if config.ser.get("conv_cache", False):
+                backbone = next(iter(system.backbones.values()))
+                conv = next((c for c in convs if c.for_backbone(backbone) is not None), None)
+                if conv is None:
+                    conv = corpus_conv_features(system, utts)
+                    convs.append(conv)
+            return system_embeddings(system, utts, cache, conv)
 
     systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed)
     embeddings = _timed(stages, "embeddings", lambda: {name: [embed(s) for s in runs]
