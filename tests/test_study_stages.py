@@ -23,4 +23,5 @@ def test_eta_comes_from_the_measured_rate_of_each_kind_and_stage_times_are_kept(
     assert again.run("fit", ["a"], slow, lambda f: (f / "out").read_text(), "train", 40.0) == "x"
     assert again.times[-1]["cached"] and not stages.times[-1]["cached"]
     assert stages.times[-1]["seconds"] >= 0.2
+    assert 0 <= stages.times[-1]["start"] < 0.1  # seconds into the study when the stage began
     assert "train" not in again.measured  # a cache hit measures nothing: the prior stays until real work runs

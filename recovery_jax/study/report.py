@@ -61,10 +61,12 @@ def _asr(asr: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
 
 
 def _stage_times(times: Sequence[Mapping[str, Any]]) -> str:
-    lines = ["| stage | seconds |", "|---|---|"]
+    lines = ["| stage | started at (s) | seconds |", "|---|---|---|"]
     for t in times:
-        lines.append(f"| {t['stage']} | {'cached' if t['cached'] else round(t['seconds'])} |")
-    lines.append(f"| total of stages run here | {round(sum(t['seconds'] for t in times if not t['cached']))} |")
+        lines.append(f"| {t['stage']} | {round(t['start'])} | "
+                     f"{'cached' if t['cached'] else round(t['seconds'])} |")
+    lines.append(f"| sum of the stages run here (training jobs overlap) | | "
+                 f"{round(sum(t['seconds'] for t in times if not t['cached']))} |")
     return "\n".join(lines)
 
 

@@ -90,8 +90,10 @@ class Stages:
         return load(folder)
 
     def record(self, name: str, seconds: float, cached: bool = False) -> None:
-        """A stage's (or an uncached step's, e.g. embedding extraction) wall time, for report.md."""
-        self.times.append({"stage": name, "seconds": round(seconds, 1), "cached": cached})
+        """A stage's (or an uncached step's, e.g. embedding extraction) wall time and its start (seconds into
+        the study: training stages on several threads overlap), for report.md."""
+        start = time.perf_counter() - seconds - self.started
+        self.times.append({"stage": name, "start": round(start, 1), "seconds": round(seconds, 1), "cached": cached})
 
     def eta(self) -> float:
         """Seconds of planned work left: per kind, units left x seconds per unit (this run's, else the prior)."""
