@@ -25,7 +25,14 @@ def main(argv):
     quiet_orbax()
     workdir = os.path.abspath(_WORKDIR.value)
     compile_cache.enable(os.path.join(workdir, "jax_cache"))
-    summary = run_study(_CONFIG.value, workdir)
+    try:
+        summary = run_study(_CONFIG.value, workdir)
+    except KeyboardInterrupt:
+        # Training jobs run on threads, which Ctrl-C cannot stop; checkpoints and stage markers are written
+        # atomically, so exiting here loses only each running job's steps since its last checkpoint.
+        logging.warning("interrupted: rerun the same command to continue from the finished stages and checkpoints")
+        logging.flush()
+        os._exit(130)
     logging.info("report: %s", os.path.join(workdir, "results", "report.md"))
     del summary
 

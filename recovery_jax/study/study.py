@@ -162,8 +162,13 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
             raise failures[0]
         systems = {**ready, **{name: job.result() for name, job in asr_jobs.items()},
                    **{name: [job.result() for job in jobs] for name, jobs in ser_jobs.items()}}
-    finally:
-        pool.shutdown(cancel_futures=True)  # after a failure no queued job starts; running ones finish their stage
+    except BaseException as error:
+        # No queued job starts. After a failure the running ones finish their stage, so a rerun loses nothing;
+        # Ctrl-C returns at once (threads cannot be interrupted: launch/study.py then exits the process, and a
+        # rerun resumes each interrupted job from its last orbax checkpoint).
+        pool.shutdown(wait=not isinstance(error, KeyboardInterrupt), cancel_futures=True)
+        raise
+    pool.shutdown()
     return {name: systems[name] for name in ("PT", *ASR_SUBSETS, "SER", *TWO_STEP)}
 
 
