@@ -57,9 +57,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.ctc.optim.update(lr=5e-4, warmup_steps=0 if quick else 30)
     # The paper's SER recipe (Adam, clip 1, seed 1337, frozen conv stack) with a larger learning rate, no
     # accumulation and 100 steps, chosen by the heads' UAR on validation clips of the training sessions
-    # (5 folds, seeds 0 and 1, 2026-12-03; README "The study"): lr 3e-5 gives 54.5 % at 100 steps (49.9 at 50,
-    # 52.0 at 150), lr 3e-4 36-46 % at every step count from 25 to 150 (its first update moves every pooled
-    # state enough to push all clips into one class: 29 % after one step).
+    # (5 folds, means of seeds 0 and 1, 2026-12-03; README "The study"): lr 3e-5 gives 54.5 % at 100 steps
+    # (49.9 at 50, 52.0 at 150), lr 3e-4 37-42 % at every step count from 25 to 150 (its first update moves every
+    # pooled state enough to push all clips into one class: 27-29 % after one step).
     c.ser = _fit_section(ser.get_config(arg))
     c.ser.update(total_steps=8 if quick else 100, batch_size=8, checkpoint_every=50)
     c.ser.optim.update(lr=3e-5, accum_steps=1)
