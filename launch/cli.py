@@ -188,6 +188,9 @@ def _error_line(error: BaseException) -> str:
 
 def run(main: Callable[[list[str]], Any], module: Optional[ModuleType] = None) -> None:
     """`app.run(main)` with the shipped-config help and the one-line errors described above."""
+    from recovery_jax import allocator
+
+    allocator.reexec_under_tcmalloc()  # before any work: the new process starts from the same command line
     module = module or sys.modules[main.__module__]
 
     def guarded(argv: list[str]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -11,6 +12,7 @@ import ml_collections
 import numpy as np
 from matplotlib.figure import Figure
 
+from recovery_jax import allocator
 from recovery_jax.study.stages import atomic_write_text
 
 
@@ -104,7 +106,7 @@ Paper numbers are set beside ours ({"IEMOCAP" if config.corpus.name != "msp_impr
 - Intervals: 95 % percentile bootstrap over utterances (2000 resamples) of the seed-mean UAR. Tests against the
   floor: one-sided paired bootstrap over utterances of (mean over system-vs-SER seed pairs) − (mean over SER's own
   seed pairs), per-utterance values (mismatch 0/1, cosine distance, Eq. 1 distance); "exceeds" means p < 0.05.
-- Wall time: {summary["seconds"]:.0f} s on {platform.machine()} ({platform.processor() or "cpu"}), this run
+- Wall time: {summary["seconds"]:.0f} s on {platform.machine()} ({platform.processor() or "cpu"}, {os.cpu_count()} cores, {allocator.in_use()}), this run
   (cached stages count as done).
 
 {HELDOUT if own else ""}
