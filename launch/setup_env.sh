@@ -13,7 +13,7 @@ fi
 .venv/bin/pip install -q -e '.[test]'
 # The launchers run under tcmalloc where the machine has it (recovery_jax/allocator.py: ~15 % faster training on
 # CPU). Best effort, root with apt only; RECOVERY_JAX_MALLOC=system skips it (the results are the same).
-if [ "${RECOVERY_JAX_MALLOC:-}" != system ] && ! ldconfig -p 2>/dev/null | grep -q libtcmalloc \
+if [ "${RECOVERY_JAX_MALLOC:-}" != system ] && [ -z "$(ldconfig -p 2>/dev/null | grep libtcmalloc)" ] \
     && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   { apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 \
     || { timeout 300 apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1; }; } \
