@@ -13,6 +13,9 @@ def test_eta_comes_from_the_measured_rate_of_each_kind_and_stage_times_are_kept(
         (folder / "out").write_text("x")
 
     assert stages.eta() == pytest.approx(100 * PRIOR_SECONDS_PER_UNIT["train"] + 4 * PRIOR_SECONDS_PER_UNIT["probe"])
+    stages.parallel = {"train": 2}  # two training stages at a time: each one's seconds count half the wall time
+    assert stages.eta() == pytest.approx(50 * PRIOR_SECONDS_PER_UNIT["train"] + 4 * PRIOR_SECONDS_PER_UNIT["probe"])
+    stages.parallel = {}
     assert stages.run("fit", ["a"], slow, lambda f: (f / "out").read_text(), "train", 40.0) == "x"
     rate = stages.measured["train"][1] / 40.0
     assert 0.2 / 40 <= rate < 0.3 / 40

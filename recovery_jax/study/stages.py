@@ -41,10 +41,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 # Seconds per unit of work of each stage kind on this project's 2-core x86 machine with the tiny model (measured
-# 2026-12-03), used for the ETA until this run has measured a kind itself. Units: "train" audio-seconds through
+# 2026-12-04 under tcmalloc; "train" summed over stages that ran side by side), used for the ETA until this run
+# has measured a kind itself. Units: "train" audio-seconds through
 # a training step (runs x steps x batch x clip seconds); "probe" layers probed; "handcrafted" feature sets;
 # "attention" system-utterance audio-seconds through the stacked attention pass.
-PRIOR_SECONDS_PER_UNIT = {"train": 0.01, "probe": 1.7, "handcrafted": 60.0, "attention": 0.003}
+PRIOR_SECONDS_PER_UNIT = {"train": 0.01, "probe": 1.0, "handcrafted": 30.0, "attention": 0.004}
 
 
 @dataclasses.dataclass
@@ -58,6 +59,9 @@ class Stages:
     done_units: dict[str, float] = dataclasses.field(default_factory=dict)
     measured: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)  # kind -> (units, s)
     times: list[dict] = dataclasses.field(default_factory=list)
+    # kind -> stages of that kind running at once (the study's training threads). Each one's wall time then
+    # includes its neighbours' share of the cores, so a kind's work left takes its summed rate / this.
+    parallel: dict[str, int] = dataclasses.field(default_factory=dict)
     # stages may run on several threads (study._systems); the bookkeeping above is shared
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -96,11 +100,12 @@ class Stages:
         self.times.append({"stage": name, "start": round(start, 1), "seconds": round(seconds, 1), "cached": cached})
 
     def eta(self) -> float:
-        """Seconds of planned work left: per kind, units left x seconds per unit (this run's, else the prior)."""
+        """Seconds of planned work left: per kind, units left x seconds per unit (this run's, else the prior)
+        / stages of the kind that run at once."""
         total = 0.0
         for kind, units in self.plan.items():
             left = max(units - self.done_units.get(kind, 0.0), 0.0)
             done_units, seconds = self.measured.get(kind, (0.0, 0.0))
             rate = seconds / done_units if done_units > 0 else PRIOR_SECONDS_PER_UNIT.get(kind, 0.0)
-            total += left * rate
+            total += left * rate / max(self.parallel.get(kind, 1), 1)
         return total

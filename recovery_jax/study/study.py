@@ -200,6 +200,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     folds = loso_folds(utts, config.corpus.valid_fraction, config.corpus.seed)
     ckey = corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
     stages.plan = planned_work(config, utts, folds, asr_subsets)
+    stages.parallel = {"train": config.get("train_workers", 1)}
     labels, sessions = labels_and_sessions(utts)
 
     cache = workdir / "embeddings"
