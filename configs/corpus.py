@@ -30,7 +30,8 @@ def get_config(name: str = "default") -> ml_collections.ConfigDict:
     # Nested subsets, 1 : 10 : 100 like the paper's 10 min / 100 h / 960 h of LibriSpeech: 15 s / 2.5 min / 25 min.
     # 1000 clips, not the earlier 200: 1500 CTC steps of 8 clips were 60 passes over 200 clips, and ASR960's
     # held-out CER stayed at 0.35 while its training loss fell to 0.19; over 1000 clips (12 passes, same steps and
-    # time) it reaches 0.157 (measured 2026-12-04, one seed; README "The study").
+    # time) 0.157 from the same PT, 0.204 in the study, whose PT also pretrains on the larger corpus (2026-12-04,
+    # one seed each; README "What the main command produced here").
     c.asr.subsets = dict(asr10=1, asr100=3, asr960=12) if quick else dict(asr10=10, asr100=100, asr960=1000)
     c.asr.jitter = 0.5
     c.asr.snr_db = (20.0, 40.0)

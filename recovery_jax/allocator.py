@@ -32,7 +32,7 @@ def reexec_under_tcmalloc() -> None:
     if library is None:
         return
     env = dict(os.environ, LD_PRELOAD=" ".join(filter(None, [library, os.environ.get("LD_PRELOAD", "")])),
-               # tcmalloc reports every allocation over 1 GiB on stderr; a base model's batches make such
+               # tcmalloc's default reports each allocation over 1 GiB on stderr: noise in a training log
                TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD=os.environ.get("TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD",
                                                                   str(1 << 40)))
     sys.stdout.flush()
