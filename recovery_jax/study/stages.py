@@ -42,9 +42,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 # Seconds per unit of work of each stage kind on this project's 2-core x86 machine with the tiny model (measured
 # 2026-12-04 under tcmalloc; "train" summed over stages that ran side by side), used for the ETA until this run
-# has measured a kind itself. Units: "train" audio-seconds through
-# a training step (runs x steps x batch x clip seconds); "probe" layers probed; "handcrafted" feature sets;
-# "attention" system-utterance audio-seconds through the stacked attention pass.
+# has measured a kind itself. Units: "train" audio-seconds through a training step (runs x steps x batch x clip
+# seconds); "probe" layers probed; "handcrafted" feature sets; "attention" system-utterance audio-seconds
+# through the stacked attention pass.
 PRIOR_SECONDS_PER_UNIT = {"train": 0.01, "probe": 1.0, "handcrafted": 30.0, "attention": 0.004}
 
 
