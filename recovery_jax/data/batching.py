@@ -25,7 +25,7 @@ def bucket_length(length: int, buckets: int | Sequence[int]) -> int:
 
 
 def _batch_order(lengths: np.ndarray, batch_size: int, buckets, shuffle: bool, seed: int,
-                 group_by_length: bool, drop_remainder: bool) -> list[np.ndarray]:
+                 group_by_length: bool, drop_remainder: bool, schedule_seed: int | None) -> list[np.ndarray]:
     order = np.random.default_rng(seed).permutation(len(lengths)) if shuffle else np.arange(len(lengths))
     if group_by_length:  # batches of similar length pad less; the stable sort keeps the shuffle within a bucket
         order = order[np.argsort([bucket_length(n, buckets) for n in lengths[order]], kind="stable")]
@@ -33,7 +33,8 @@ def _batch_order(lengths: np.ndarray, batch_size: int, buckets, shuffle: bool, s
     if drop_remainder and batches and len(batches[-1]) < batch_size:
         batches.pop()
     if group_by_length and shuffle:
-        batches = [batches[i] for i in np.random.default_rng([seed, 1]).permutation(len(batches))]
+        schedule = seed if schedule_seed is None else schedule_seed
+        batches = [batches[i] for i in np.random.default_rng([schedule, 1]).permutation(len(batches))]
     return batches
 
 
@@ -41,14 +42,18 @@ def batch_iterator(waveforms: Sequence[np.ndarray], labels: np.ndarray | None, b
                    num_devices: int = 1, bucket_multiple: int | Sequence[int] = 16000, shuffle: bool = False,
                    seed: int = 0, drop_remainder: bool = False, group_by_length: bool = False,
                    conv_features: Sequence[np.ndarray] | None = None,
-                   frames_for: Callable[[int], int] | None = None) -> Iterator[dict[str, np.ndarray]]:
+                   frames_for: Callable[[int], int] | None = None,
+                   schedule_seed: int | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Yield dicts of numpy arrays, each (D, B/D, ...) with D = num_devices and B = batch_size:
     audio (D, B/D, T) float32 zero-padded, lengths (D, B/D) int32 valid samples, labels (D, B/D) int32 (absent
     when `labels` is None), weights (D, B/D) float32 1 for real rows and 0 for filler, index (D, B/D) int32
     position in `waveforms`, -1 for filler. T is `bucket_length(longest clip, bucket_multiple)`.
 
     `shuffle` permutes with `seed` (pass a new seed per epoch); `group_by_length` batches clips of the same
-    bucket together; `drop_remainder` drops a short final batch instead of filling it.
+    bucket together; `drop_remainder` drops a short final batch instead of filling it. With `group_by_length`,
+    `schedule_seed` (default `seed`) alone orders the batches, so it fixes which bucket each batch comes from
+    while `seed` still picks its clips: runs trained as one program (train/loop.py pads their batches of a step
+    to the widest) that share it and their clip lengths pad each step to the same bucket.
 
     With `conv_features` (per clip, the frozen conv stack's (valid frames, channels) output; see
     models/conv_cache.py) and `frames_for` (samples -> frames), a batch carries conv_features
@@ -62,7 +67,8 @@ def batch_iterator(waveforms: Sequence[np.ndarray], labels: np.ndarray | None, b
         raise ValueError(f"{len(conv_features)} conv feature arrays for {len(waveforms)} waveforms "
                          f"(frames_for {'missing' if frames_for is None else 'given'})")
     shape = (num_devices, batch_size // num_devices)
-    for rows in _batch_order(lengths, batch_size, bucket_multiple, shuffle, seed, group_by_length, drop_remainder):
+    for rows in _batch_order(lengths, batch_size, bucket_multiple, shuffle, seed, group_by_length, drop_remainder,
+                             schedule_seed):
         real = len(rows)
         filled = np.resize(rows, batch_size)  # repeats real rows cyclically as filler
         width = bucket_length(int(lengths[rows].max()), bucket_multiple)
