@@ -78,3 +78,28 @@ def layer_embeddings(config: Wav2Vec2Config, params: Params, waveforms: Sequence
         out[index[index >= 0]] = result[index >= 0]
         progress.advance(int((index >= 0).sum()))
     return out
+
+
+@functools.cache
+def _last_layer_fn(config: Wav2Vec2Config):
+    model = Wav2Vec2Model(config)
+
+    @jax.jit
+    def last(params, audio, lengths):
+        out = model.apply({"params": params}, audio, lengths, deterministic=True)
+        return out.last_hidden_state, out.frame_mask
+
+    return last
+
+
+def last_layer_frames(config: Wav2Vec2Config, params: Params, waveforms: Sequence[np.ndarray], *,
+                      batch_size: int = 8, bucket_multiple: int = 16000) -> list[np.ndarray]:
+    """Per clip, the backbone's last hidden states over its valid frames: (frames, H) float32, unpooled."""
+    last = _last_layer_fn(config)
+    out: list[np.ndarray] = [np.zeros((0, config.hidden_size), np.float32)] * len(waveforms)
+    for batch in batch_iterator(waveforms, None, batch_size, bucket_multiple=bucket_multiple):
+        hidden, mask = (np.asarray(x) for x in last(params, batch["audio"][0], batch["lengths"][0]))
+        for row, i in enumerate(batch["index"][0]):
+            if i >= 0:
+                out[i] = hidden[row, :int(mask[row].sum())]
+    return out

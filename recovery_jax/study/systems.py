@@ -18,10 +18,11 @@ import numpy as np
 
 from recovery_jax.data import Fold
 from recovery_jax.data.corpora import load_waveforms
+from recovery_jax.embed.extract import last_layer_frames
 from recovery_jax.models import Wav2Vec2Config, load_hf, receptive_field, save_hf
 from recovery_jax.study.stages import Stages, key_digest
 from recovery_jax.train.ctc import CharVocab
-from recovery_jax.train.head_init import HEAD_KEYS, fit_ser_head
+from recovery_jax.train.head_init import HEAD_KEYS, fit_ctc_head, fit_ser_head
 from recovery_jax.train.loop import fit_many
 from recovery_jax.train.tasks import get_task, init_params
 from recovery_jax.train.train import ctc_examples, evaluate_ctc, ser_examples
@@ -110,8 +111,11 @@ def asr_systems(stages: Stages, name: str, inits: Sequence[System], settings: ml
         task = get_task("ctc")
         params = [init_params(task, config, jax.random.PRNGKey(seed), {"backbone": init.backbones[None]})
                   for seed, init in zip(seeds, inits)]
-        data = [ctc_examples(train_utts, vocab, receptive_field(config))] * len(inits)
-        trained = fit_many(task, config, params, data, settings, str(folder), seeds=seeds, names=names)
+        examples = ctc_examples(train_utts, vocab, receptive_field(config))
+        if settings.get("linear_probe_steps"):
+            params = _linear_probe_lm_heads(params, inits, examples, config, settings)
+        trained = fit_many(task, config, params, [examples] * len(inits), settings, str(folder), seeds=seeds,
+                           names=names)
         for run, params in zip(names, trained):
             info = evaluate_ctc(config, params, test_utts, vocab, settings)
             save_hf(folder / run / "hf", config, params)
@@ -127,6 +131,22 @@ def asr_systems(stages: Stages, name: str, inits: Sequence[System], settings: ml
         return systems
 
     return stages.run(f"ctc-{name}", key, build, load, "train", train_work(settings, len(inits), train_utts))
+
+
+def _linear_probe_lm_heads(params: Sequence[Params], inits: Sequence[System], examples, config: Wav2Vec2Config,
+                           settings: ml_collections.ConfigDict) -> list[Params]:
+    """LP-FT (train/head_init.py): each run's lm_head fitted on its frozen init's last-layer frames of the first
+    `settings.linear_probe_clips` training clips. The fit starts from the first run's head and is the same for
+    every run of one init, so it is done once per init; runs still differ in dropout and data order."""
+    clips = slice(0, settings.linear_probe_clips)
+    fitted: dict[str, Params] = {}
+    for init in inits:
+        if init.key not in fitted:
+            frames = last_layer_frames(init.config, init.backbones[None], examples.waveforms[clips],
+                                       bucket_multiple=settings.bucket_samples)
+            fitted[init.key] = fit_ctc_head(params[0], frames, examples.targets[clips], config.pad_token_id,
+                                            settings.linear_probe_steps, settings.linear_probe_lr)["lm_head"]
+    return [{**p, "lm_head": fitted[init.key]} for p, init in zip(params, inits)]
 
 
 def ser_system(stages: Stages, name: str, init: System, settings: ml_collections.ConfigDict,
