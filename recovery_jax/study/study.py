@@ -149,8 +149,10 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
 
         def fine_tune(name: str, init: str, k: int) -> System:
             starts = ready[init] if init in ready else asr_jobs[init].result()
-            return ser_system(stages, seeded(name, k), starts[k % len(starts)],
-                              with_seed(config.ser, config.ser.seed + k), folds, last_layer)
+            system = ser_system(stages, seeded(name, k), starts[k % len(starts)],
+                                with_seed(config.ser, config.ser.seed + k), folds, last_layer)
+            embed(system)  # here, beside the other thread's training, not in the study's serial tail
+            return system
 
         asr_jobs = {name: ctc(name) for name in longest_first[:1]}
         ser_jobs = {"SER": [submit(fine_tune, "SER", "PT", k) for k in range(s)]}
@@ -221,12 +223,20 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
                     convs.append(conv)
             return system_embeddings(system, utts, cache, conv)
 
-    systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed)
-    embeddings = _timed(stages, "embeddings", lambda: {name: [embed(s) for s in runs]
-                                                       for name, runs in systems.items()})
+    # The handcrafted baselines need no network: their openSMILE passes and SVMs run on a thread of their own
+    # from the start, filling the cores where the training threads leave them idle.
+    background = ThreadPoolExecutor(1, thread_name_prefix="handcrafted")
+    handcrafted = background.submit(probe_handcrafted, stages, utts, cache, config.probe, ckey)
+    try:
+        systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed)
+        embeddings = _timed(stages, "embeddings", lambda: {name: [embed(s) for s in runs]
+                                                           for name, runs in systems.items()})
+        handcrafted_probes = handcrafted.result()
+    finally:  # a failure or Ctrl-C elsewhere does not wait for the baselines
+        background.shutdown(wait=False, cancel_futures=True)
 
     # Table I: every seed probed; mean +- std over seeds, 95 % bootstrap interval over utterances
-    probes = {name: [result] for name, result in probe_handcrafted(stages, utts, cache, config.probe, ckey).items()}
+    probes = {name: [result] for name, result in handcrafted_probes.items()}
     for name, runs in systems.items():
         probes[name] = [probe_system(stages, s, e, utts, config.probe) for s, e in zip(runs, embeddings[name])]
     groups = {"ComParE_LLDxF": "G-1", "BoAW(ComParE_LLD)": "G-1", "PT": "G-2", "SER": "G-3",
