@@ -15,6 +15,7 @@ outside the training subsets, 2026-12-04).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import jax
@@ -31,33 +32,33 @@ def head_logits(head: dict, pooled: jax.Array) -> jax.Array:
     return hidden @ head["classifier"]["kernel"] + head["classifier"]["bias"]
 
 
-def _adam_fit(loss: Callable[[Any], jax.Array], head: Any, steps: int, lr: float) -> Any:
-    """`steps` full-batch Adam steps on `loss` from `head`, as one compiled scan."""
+@functools.partial(jax.jit, static_argnames=("loss", "steps", "lr"))
+def _adam_fit(loss: Callable[[Any, tuple], jax.Array], head: Any, data: tuple, steps: int, lr: float) -> Any:
+    """`steps` full-batch Adam steps on `loss(head, data)` from `head`, as one compiled scan. The data are
+    arguments, not constants of the program: one compile serves every fold and job of one shape."""
     tx = optax.adam(lr)
 
-    @jax.jit
-    def fit(head):
-        def step(carry, _):
-            head, state = carry
-            updates, state = tx.update(jax.grad(loss)(head), state, head)
-            return (optax.apply_updates(head, updates), state), None
+    def step(carry, _):
+        head, state = carry
+        updates, state = tx.update(jax.grad(loss)(head, data), state, head)
+        return (optax.apply_updates(head, updates), state), None
 
-        (head, _), _ = jax.lax.scan(step, (head, tx.init(head)), None, length=steps)
-        return head
+    (head, _), _ = jax.lax.scan(step, (head, tx.init(head)), None, length=steps)
+    return head
 
-    return jax.tree.map(np.asarray, fit(head))
+
+def _ser_loss(head: dict, data: tuple) -> jax.Array:
+    pooled, labels = data
+    return optax.softmax_cross_entropy_with_integer_labels(head_logits(head, pooled), labels).mean()
 
 
 def fit_ser_head(params: dict[str, Any], pooled: np.ndarray, labels: np.ndarray, steps: int, lr: float
                  ) -> dict[str, Any]:
     """`params` with its SER head fitted by `steps` full-batch Adam steps on the cross-entropy of `labels`
     given (N, H) `pooled` last-layer states; the backbone is untouched. Starts from the head in `params`."""
-    x, y = jnp.asarray(pooled, jnp.float32), jnp.asarray(labels, jnp.int32)
-
-    def loss(head):
-        return optax.softmax_cross_entropy_with_integer_labels(head_logits(head, x), y).mean()
-
-    return {**params, **_adam_fit(loss, {k: params[k] for k in HEAD_KEYS}, steps, lr)}
+    data = (jnp.asarray(pooled, jnp.float32), jnp.asarray(labels, jnp.int32))
+    head = _adam_fit(_ser_loss, {k: params[k] for k in HEAD_KEYS}, data, steps, lr)
+    return {**params, **jax.tree.map(np.asarray, head)}
 
 
 def _padded(arrays: Sequence[np.ndarray], dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -70,18 +71,24 @@ def _padded(arrays: Sequence[np.ndarray], dtype) -> tuple[np.ndarray, np.ndarray
     return out, pad
 
 
+def _ctc_loss(head: dict, data: tuple, blank_id: int) -> jax.Array:
+    frames, frame_pad, targets, target_pad = data
+    logits = frames @ head["kernel"] + head["bias"]
+    per_utt = optax.ctc_loss(logits, frame_pad, targets, target_pad, blank_id=blank_id)
+    return (per_utt / jnp.maximum((1.0 - target_pad).sum(axis=1), 1.0)).mean()
+
+
+@functools.cache
+def _ctc_loss_for(blank_id: int) -> Callable[[dict, tuple], jax.Array]:
+    return functools.partial(_ctc_loss, blank_id=blank_id)  # one object per blank id: a static jit argument
+
+
 def fit_ctc_head(params: dict[str, Any], frames: Sequence[np.ndarray], targets: Sequence[np.ndarray],
                  blank_id: int, steps: int, lr: float) -> dict[str, Any]:
     """`params` with its lm_head fitted by `steps` full-batch Adam steps on the CTC loss of `targets` (token
     ids), each utterance's loss divided by its target length as in training (train/tasks.py), given each
     clip's (frames, H) last-layer states; the backbone is untouched. Starts from the lm_head in `params`."""
     (x, frame_pad), (y, target_pad) = _padded(frames, np.float32), _padded(targets, np.int32)
-    x, frame_pad, y, target_pad = (jnp.asarray(a) for a in (x, frame_pad, y, target_pad))
-    target_lengths = jnp.maximum((1.0 - target_pad).sum(axis=1), 1.0)
-
-    def loss(head):
-        logits = x @ head["kernel"] + head["bias"]
-        per_utt = optax.ctc_loss(logits, frame_pad, y, target_pad, blank_id=blank_id)
-        return (per_utt / target_lengths).mean()
-
-    return {**params, "lm_head": _adam_fit(loss, params["lm_head"], steps, lr)}
+    data = tuple(jnp.asarray(a) for a in (x, frame_pad, y, target_pad))
+    head = _adam_fit(_ctc_loss_for(blank_id), params["lm_head"], data, steps, lr)
+    return {**params, "lm_head": jax.tree.map(np.asarray, head)}
