@@ -42,10 +42,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 # Seconds per unit of work of each stage kind on this project's 2-core x86 machine with the tiny model (measured
 # 2026-12-04 under tcmalloc; "train" summed over stages that ran side by side), used for the ETA until this run
-# has measured a kind itself. Units: "train" audio-seconds through a training step (runs x steps x batch x clip
-# seconds); "probe" layers probed; "handcrafted" feature sets; "attention" system-utterance audio-seconds
-# through the stacked attention pass.
-PRIOR_SECONDS_PER_UNIT = {"train": 0.01, "probe": 1.0, "handcrafted": 30.0, "attention": 0.004}
+# has measured a kind itself. Units: "train" (fine-tuning) and "pretrain" audio-seconds through a training step
+# (runs x steps x batch x clip seconds); "probe" layers probed; "handcrafted" feature sets; "attention"
+# system-utterance audio-seconds through the stacked attention pass. Pretraining is a kind of its own: its
+# step costs ~3x a fine-tuning step's per audio-second and it runs beside the handcrafted baselines' thread, so
+# its rate set for fine-tuning made the early ETA twice the time left (2303 s at 95 s into a 1080 s run).
+PRIOR_SECONDS_PER_UNIT = {"train": 0.01, "pretrain": 0.034, "probe": 1.0, "handcrafted": 30.0, "attention": 0.004}
 
 
 @dataclasses.dataclass

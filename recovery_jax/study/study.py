@@ -86,13 +86,14 @@ def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: di
     asr_seeds = config.seeds.asr if asr_subsets is not None else 1
     count = {"PT": pt_seeds, "SER": s, **{n: asr_seeds for n in ASR_SUBSETS}, **{n: s for n in TWO_STEP}}
     train = s * 4 * sum(train_work(config.ser, 1, fold.train) for fold in folds)  # SER and three ASR(x)->SER
+    pretrain = 0.0
     if asr_subsets is not None:
-        train += pt_seeds * train_work(config.pretrain, 1, list(utts) + list(asr_subsets["asr960"]))
+        pretrain = pt_seeds * train_work(config.pretrain, 1, list(utts) + list(asr_subsets["asr960"]))
         train += sum(train_work(ctc_recipe(config.ctc, subset), asr_seeds, asr_subsets[subset])
                      for subset in ASR_SUBSETS.values())
     layers = 1 + (json.loads((Path(config.checkpoints.PT) / "config.json").read_text())["num_hidden_layers"]
                   if config.checkpoints.PT else config.model.num_hidden_layers)
-    return {"train": train, "handcrafted": 2.0,
+    return {"train": train, "pretrain": pretrain, "handcrafted": 2.0,
             "probe": sum(count.values()) + layers * sum(count[n] for n in config.analysis.layerwise),
             "attention": (sum(count.values()) - pt_seeds) * sum(u.duration for u in utts)}
 

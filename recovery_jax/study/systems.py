@@ -69,7 +69,7 @@ def checkpoint_system(name: str, folder: str) -> System:
 
 
 def train_work(settings: ml_collections.ConfigDict, runs: int, utts: Sequence) -> float:
-    """A training stage's size in the ETA's "train" units: audio-seconds through the step."""
+    """A training stage's size in the ETA's "train" / "pretrain" units: audio-seconds through the step."""
     seconds = np.mean([u.duration for u in utts]) if len(utts) else 0.0
     if "pretrain" in settings:  # one crop per clip
         seconds = min(seconds, settings.pretrain.crop_samples / 16000)
@@ -94,7 +94,7 @@ def pretrained_system(stages: Stages, name: str, model: ml_collections.ConfigDic
         loaded_config, backbone = _load_backbone(folder)
         return System(name, loaded_config, {None: backbone}, key_digest(key), _read_info(folder))
 
-    return stages.run(f"pretrain-{name}", key, build, load, "train", train_work(settings, 1, audio_utts))
+    return stages.run(f"pretrain-{name}", key, build, load, "pretrain", train_work(settings, 1, audio_utts))
 
 
 def asr_systems(stages: Stages, name: str, inits: Sequence[System], settings: ml_collections.ConfigDict,
