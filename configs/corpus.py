@@ -1,6 +1,6 @@
 """Sizes and recipe knobs of the two synthetic corpora (read by `recovery_jax.data.synthesize_*_corpus`).
 
-get_config("default"): the study's corpus, sized so the whole study runs in about 15 minutes on 2 CPU cores.
+get_config("default"): the study's corpus, sized so the whole study runs in 15-18 minutes on 2 CPU cores.
 get_config("quick"): a few dozen clips for tests (synthesis in about a second).
 """
 
@@ -31,7 +31,8 @@ def get_config(name: str = "default") -> ml_collections.ConfigDict:
     # 1000 clips, not the earlier 200: 1500 CTC steps of 8 clips were 60 passes over 200 clips, and ASR960's
     # held-out CER stayed at 0.35 while its training loss fell to 0.19; over 1000 clips (12 passes, same steps and
     # time) 0.157 from the same PT, 0.204 in the study, whose PT also pretrains on the larger corpus (2026-12-04,
-    # one seed each; README "What the main command produced here").
+    # one seed each); 0.189 over 3 seeds with the later CTC recipe (configs/study_embedded.py; README "What the
+    # main command produced here").
     c.asr.subsets = dict(asr10=1, asr100=3, asr960=12) if quick else dict(asr10=10, asr100=100, asr960=1000)
     c.asr.jitter = 0.5
     c.asr.snr_db = (20.0, 40.0)

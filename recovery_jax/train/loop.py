@@ -162,8 +162,9 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
              config: ml_collections.ConfigDict, workdir: str, seeds: Optional[Sequence[int]] = None,
              names: Optional[Sequence[str]] = None) -> list[Any]:
     """Trains R runs as one program: run r starts from `params[r]`, trains on `data[r]` with seed `seeds[r]`
-    (dropout stream and shuffling; default `config.seed` for all) for `config.total_steps` micro-batches, with
-    one task, model and optimiser setting for all. Resumes from `workdir` if it holds a checkpoint (one orbax
+    (dropout stream and which clips make each batch; default `config.seed` for all; the order of length
+    buckets follows `config.seed`, so a run equals its own one-run job of this config) for `config.total_steps`
+    micro-batches, with one task, model and optimiser setting for all. Resumes from `workdir` if it holds a checkpoint (one orbax
     checkpoint holds all runs). `config.run_placement` ("data" or "runs") places runs on devices (runs.py).
 
     Frozen leaves (`config.optim.frozen`) equal in every run go in once; the frozen conv stack then runs as one
