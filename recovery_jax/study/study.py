@@ -105,9 +105,10 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
 
     The fine-tunes after PT run on `config.train_workers` threads (JAX releases the GIL while a step runs): two
     200-step CTC jobs side by side took 72 s, one alone 46 s; in the default study, where SER's jobs take most of
-    both cores, the threads save ~5 % of the training time. Jobs start in the order submitted and each waits only for jobs submitted before
-    it, so the pool cannot deadlock; each job's result is the one it gives alone (own seeds, data order and
-    stage folder; the quick study's tables are byte-identical with 1 and 2 workers)."""
+    both cores, the threads save ~5 % of the training time. Jobs start in the order submitted and each waits only
+    for jobs submitted before it, so the pool cannot deadlock; each job's result is the one it gives alone (own
+    seeds, data order and stage folder; the quick study's tables are byte-identical with 1 and 2 workers). Each
+    SER job also embeds its fold networks on its thread, beside the other thread's training."""
     pt_seeds, s = seeds(config)
 
     def last_layer(system: System) -> dict[str, np.ndarray]:  # the LP-FT head's input: the init's embeddings

@@ -164,8 +164,9 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
     """Trains R runs as one program: run r starts from `params[r]`, trains on `data[r]` with seed `seeds[r]`
     (dropout stream and which clips make each batch; default `config.seed` for all; the order of length
     buckets follows `config.seed`, so a run equals its own one-run job of this config) for `config.total_steps`
-    micro-batches, with one task, model and optimiser setting for all. Resumes from `workdir` if it holds a checkpoint (one orbax
-    checkpoint holds all runs). `config.run_placement` ("data" or "runs") places runs on devices (runs.py).
+    micro-batches, with one task, model and optimiser setting for all. Resumes from `workdir` if it holds a
+    checkpoint (one orbax checkpoint holds all runs). `config.run_placement` ("data" or "runs") places runs on
+    devices (runs.py).
 
     Frozen leaves (`config.optim.frozen`) equal in every run go in once; the frozen conv stack then runs as one
     conv over all runs' rows. `config.augment`, if present, overrides the model config's SpecAugment / LayerDrop
