@@ -51,7 +51,7 @@ def _run(monkeypatch, workers: int, jobs: FakeJobs) -> dict:
     config = study_embedded.get_config("quick")
     config.train_workers = workers
     config.seeds.update(finetune=2, asr=1)
-    config.ctc.steps_per_subset = dict(asr10=300, asr100=500, asr960=1500)  # the default's: ASR960 the longest
+    config.ctc.steps_per_subset = study_embedded.get_config().ctc.steps_per_subset  # the default's: ASR960 longest
     return study._systems(config, None, [], [], "key", ASR, lambda system: None)
 
 
