@@ -68,11 +68,13 @@ def test_remat_gives_the_same_gradients_and_train_steps(tmp_path):
     of a tensor's largest gradient, about 6 float32 eps). Asked: 1e-5 of each tensor's largest value, plus 1e-9
     of the largest gradient overall for tensors whose exact gradient is zero (attention k_proj biases: softmax
     ignores them; they hold rounding noise ~1e-12 of the largest gradient). A different dropout mask or a lost
-    gradient path moves gradients by O(1) of their size."""
+    gradient path moves gradients by O(1) of their size. The loss too is only equal to float32 rounding: the
+    hashed dropout masks (models/dropout.py) fuse into the ops that use them, and remat fuses those differently
+    (measured: 1 ulp)."""
     rematted = dataclasses.replace(MICRO, remat="layers_and_conv")
     loss, grads = _grads(MICRO)
     loss_r, grads_r = _grads(rematted)
-    assert float(loss_r) == float(loss)  # the forward pass is the same program
+    assert float(loss_r) == pytest.approx(float(loss), rel=4 * float(np.finfo(np.float32).eps))
     largest = max(np.max(np.abs(g)) for g in jax.tree.leaves(grads))
     for path, (a, b) in zip(_paths(grads), zip(jax.tree.leaves(grads), jax.tree.leaves(grads_r))):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.max(np.abs(a)) + 1e-9 * largest, err_msg=path)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from recovery_jax.models.config import Wav2Vec2Config
+from recovery_jax.models.dropout import Dropout
 from recovery_jax.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Output, _torch_dense
 
 
@@ -45,7 +46,7 @@ class Wav2Vec2ForCTC(nn.Module):
 
     def setup(self):
         self.backbone = Wav2Vec2Model(self.config, self.groupnorm_over_padding)
-        self.dropout = nn.Dropout(self.config.final_dropout)
+        self.dropout = Dropout(self.config.final_dropout)
         self.lm_head = _torch_dense(self.config.vocab_size, "lm_head")
 
     def __call__(self, audio: jax.Array, sample_lengths: Optional[jax.Array] = None, *,

@@ -17,6 +17,7 @@ from flax import struct
 from jax.scipy.special import xlogy
 
 from recovery_jax.models.config import Wav2Vec2Config
+from recovery_jax.models.dropout import Dropout
 from recovery_jax.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Output
 
 # torch.nn.functional.cosine_similarity's default eps
@@ -91,7 +92,7 @@ class Wav2Vec2ForPreTraining(nn.Module):
     def setup(self):
         cfg = self.config
         self.backbone = Wav2Vec2Model(cfg, self.groupnorm_over_padding)
-        self.dropout_features = nn.Dropout(cfg.feat_quantizer_dropout)
+        self.dropout_features = Dropout(cfg.feat_quantizer_dropout)
         self.quantizer = GumbelVectorQuantizer(cfg)
         # HF re-initialises both as plain torch Linear layers (not N(0, 0.02)); the bias starts at 0 here.
         linear_init = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from recovery_jax.models.dropout import Dropout
 from recovery_jax.models.config import Wav2Vec2Config, frame_mask as valid_frames
 from recovery_jax.models.spec_augment import span_mask
 
@@ -134,7 +135,7 @@ class FeatureProjection(nn.Module):
         if cfg.feat_proj_layer_norm:
             features = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm", dtype=cfg.dtype)(features)
         hidden = _torch_dense(cfg.hidden_size, "projection", dtype=cfg.dtype)(features)
-        hidden = nn.Dropout(cfg.feat_proj_dropout)(hidden, deterministic=deterministic)
+        hidden = Dropout(cfg.feat_proj_dropout)(hidden, deterministic=deterministic)
         return hidden, features
 
 
@@ -245,7 +246,7 @@ class Attention(nn.Module):
         if key_mask is not None:
             scores = jnp.where(key_mask[:, None, None, :], scores, jnp.finfo(scores.dtype).min)
         probs = jax.nn.softmax(scores, axis=-1)
-        dropped = nn.Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
+        dropped = Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
         out = jnp.einsum("bhqk,bkhd->bqhd", dropped.astype(v.dtype), v).reshape(b, t, cfg.hidden_size)
         return _torch_dense(cfg.hidden_size, "out_proj", dtype=cfg.dtype)(out), probs
 
@@ -258,9 +259,9 @@ class FeedForward(nn.Module):
         cfg = self.config
         x = _torch_dense(cfg.intermediate_size, "intermediate_dense", dtype=cfg.dtype)(x)
         x = activation(cfg.hidden_act)(x)
-        x = nn.Dropout(cfg.activation_dropout)(x, deterministic=deterministic)
+        x = Dropout(cfg.activation_dropout)(x, deterministic=deterministic)
         x = _torch_dense(cfg.hidden_size, "output_dense", dtype=cfg.dtype)(x)
-        return nn.Dropout(cfg.hidden_dropout)(x, deterministic=deterministic)
+        return Dropout(cfg.hidden_dropout)(x, deterministic=deterministic)
 
 
 class EncoderLayer(nn.Module):
@@ -274,7 +275,7 @@ class EncoderLayer(nn.Module):
         layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="layer_norm", dtype=cfg.dtype)
         final_layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="final_layer_norm", dtype=cfg.dtype)
         feed_forward = FeedForward(cfg, name="feed_forward")
-        dropout = nn.Dropout(cfg.hidden_dropout)
+        dropout = Dropout(cfg.hidden_dropout)
         if cfg.do_stable_layer_norm:
             attended, probs = attention(layer_norm(x), key_mask, deterministic)
             x = x + dropout(attended, deterministic=deterministic)
@@ -293,7 +294,7 @@ class Encoder(nn.Module):
         cfg = self.config
         self.pos_conv_embed = PositionalConvEmbedding(cfg)
         self.layer_norm = nn.LayerNorm(epsilon=cfg.layer_norm_eps, dtype=cfg.dtype)
-        self.dropout = nn.Dropout(cfg.hidden_dropout)
+        self.dropout = Dropout(cfg.hidden_dropout)
         # Argument 3 of EncoderLayer.__call__ (self counts) is `deterministic`, a Python bool.
         layer = nn.remat(EncoderLayer, static_argnums=(3,)) if cfg.remat != "none" else EncoderLayer
         self.layers = [layer(cfg) for _ in range(cfg.num_hidden_layers)]
