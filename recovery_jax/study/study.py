@@ -200,17 +200,32 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     results.mkdir(parents=True, exist_ok=True)
     stages = Stages(workdir / "stages", {})
     utts = _timed(stages, "emotion corpus", lambda: emotion_corpus(config.corpus))
-    asr_subsets = None if config.checkpoints.PT else _timed(stages, "ASR corpus", lambda: asr_corpus(config.corpus))
-    folds = loso_folds(utts, config.corpus.valid_fraction, config.corpus.seed)
-    ckey = corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
-    stages.plan = planned_work(config, utts, folds, asr_subsets)
-    stages.parallel = {"train": config.get("train_workers", 1)}
-    labels, sessions = labels_and_sessions(utts)
-
     cache = workdir / "embeddings"
-    convs: list[CorpusConvFeatures] = []
+    ckey = corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
+    # The handcrafted baselines need no network: their openSMILE passes and SVMs run on a background thread
+    # from the start (beside the ASR corpus's synthesis, then the training threads), filling the cores those
+    # leave idle; later the thread takes Figure 4's attention pass.
+    background = ThreadPoolExecutor(1, thread_name_prefix="background")
+    handcrafted = background.submit(probe_handcrafted, stages, utts, cache, config.probe, ckey)
+    try:
+        asr_subsets = (None if config.checkpoints.PT
+                       else _timed(stages, "ASR corpus", lambda: asr_corpus(config.corpus)))
+        folds = loso_folds(utts, config.corpus.valid_fraction, config.corpus.seed)
+        stages.plan = planned_work(config, utts, folds, asr_subsets)
+        stages.parallel = {"train": config.get("train_workers", 1)}
+        embed = _embedder(config, utts, cache)
+        systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed)
+        embeddings = _timed(stages, "embeddings", lambda: {name: [embed(s) for s in runs]
+                                                           for name, runs in systems.items()})
+        return _analyse(config, stages, utts, folds, systems, embeddings, handcrafted, background, results, start)
+    finally:  # a failure or Ctrl-C elsewhere does not wait for the background thread
+        background.shutdown(wait=False, cancel_futures=True)
 
-    embedding = threading.Lock()  # training workers ask for their inits' embeddings: one table computed once
+
+def _embedder(config, utts, cache: Path) -> Callable[[System], Any]:
+    """`embed(system)`: its embeddings table, computed once (training workers ask for their inits' too)."""
+    convs: list[CorpusConvFeatures] = []
+    embedding = threading.Lock()
 
     def embed(system: System) -> Any:
         # With the fine-tunes' conv cache on, each distinct conv stack's output per clip (host memory: frames x
@@ -224,18 +239,23 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
                     conv = corpus_conv_features(system, utts)
                     convs.append(conv)
             return system_embeddings(system, utts, cache, conv)
+    return embed
 
-    # The handcrafted baselines need no network: their openSMILE passes and SVMs run on a thread of their own
-    # from the start, filling the cores where the training threads leave them idle.
-    background = ThreadPoolExecutor(1, thread_name_prefix="handcrafted")
-    handcrafted = background.submit(probe_handcrafted, stages, utts, cache, config.probe, ckey)
-    try:
-        systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed)
-        embeddings = _timed(stages, "embeddings", lambda: {name: [embed(s) for s in runs]
-                                                           for name, runs in systems.items()})
-        handcrafted_probes = handcrafted.result()
-    finally:  # a failure or Ctrl-C elsewhere does not wait for the baselines
-        background.shutdown(wait=False, cancel_futures=True)
+
+def _analyse(config, stages: Stages, utts, folds, systems: dict[str, list[System]], embeddings: dict[str, list],
+             handcrafted: Future, background: ThreadPoolExecutor, results: Path, start: float) -> dict[str, Any]:
+    """Every table, figure and floor from the trained systems and their embeddings; writes report.md."""
+    labels, sessions = labels_and_sessions(utts)
+    # Figure 4's attention pass (XLA threads) runs on the background thread beside the probes' SVMs (joblib
+    # worker processes) on this one: each alone left ~20 % of the 2 cores idle in the study's tail.
+    compared = (*ASR_SUBSETS, *TWO_STEP)
+    flat = [s for name in ("SER", *compared) for s in systems[name]]
+    index = {id(s): i for i, s in enumerate(flat)}
+    layout = pair_values({n: [index[id(s)] for s in systems[n]] for n in ("SER", *compared)}, compared,
+                         lambda a, b: np.array([a, b]))
+    attention_job = background.submit(attention_pairs, stages, flat, np.concatenate(list(layout.values())), utts,
+                                      config.analysis.batch_size)
+    handcrafted_probes = handcrafted.result()
 
     # Table I: every seed probed; mean +- std over seeds, 95 % bootstrap interval over utterances
     probes = {name: [result] for name, result in handcrafted_probes.items()}
@@ -270,14 +290,14 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
                                                  for n, d in distances.items()}},
                            {config.corpus.name: threshold}, results / "figure3.png")
 
+    # Layer-wise probing (beyond the paper), every seed
+    layerwise = {name: np.mean([probe_every_layer(stages, s, e, utts, config.probe)
+                                for s, e in zip(systems[name], embeddings[name])], axis=0).tolist()
+                 for name in config.analysis.layerwise}
+    report.plot_layerwise(layerwise, results / "layerwise.png")
+
     # Figure 4: every ASR(x) and ASR(x)->SER network against SER, fold by fold, seed pair by seed pair
-    compared = (*ASR_SUBSETS, *TWO_STEP)
-    flat = [s for name in ("SER", *compared) for s in systems[name]]
-    index = {id(s): i for i, s in enumerate(flat)}
-    layout = pair_values({n: [index[id(s)] for s in systems[n]] for n in ("SER", *compared)}, compared,
-                         lambda a, b: np.array([a, b]))
-    per_utterance = attention_pairs(stages, flat, np.concatenate(list(layout.values())), utts,
-                                    config.analysis.batch_size)
+    per_utterance = attention_job.result()
     bounds = np.cumsum([0] + [len(v) for v in layout.values()])
     attention = {name: per_utterance[lo:hi] for name, lo, hi in zip(layout, bounds[:-1], bounds[1:])}  # (P, N, L, H)
     plot_attention_distances({f"SER vs {n}": a.mean(axis=(0, 1)) for n, a in attention.items()},
@@ -296,12 +316,6 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
 
     floor_rows = tables.floor_rows(mismatch_floor, against_floor(distances, TWO_STEP), attention_floor, cka_pairs)
     floor_table = tables.write_table(results, "noise_floor", tables.FLOOR_HEADER, floor_rows)
-
-    # Layer-wise probing (beyond the paper), every seed
-    layerwise = {name: np.mean([probe_every_layer(stages, s, e, utts, config.probe)
-                                for s, e in zip(systems[name], embeddings[name])], axis=0).tolist()
-                 for name in config.analysis.layerwise}
-    report.plot_layerwise(layerwise, results / "layerwise.png")
 
     written = {"table1": tables.write_table(results, "table1", tables.TABLE1_HEADER, table1_rows),
                "heads": tables.write_table(results, "heads", tables.HEADS_HEADER, heads),
