@@ -238,13 +238,15 @@ class Attention(nn.Module):
         def split(y):
             return y.reshape(b, t, heads, head_dim)
 
-        q = split(_torch_dense(cfg.hidden_size, "q_proj", dtype=cfg.dtype)(x))
+        # Scaling q (B x T x C) instead of the scores (B x H x T x T): exact when head_dim is a power of 4, as in
+        # wav2vec2-base/large (64) and the tiny preset (16); else within a rounding of HF's order
+        q = split(_torch_dense(cfg.hidden_size, "q_proj", dtype=cfg.dtype)(x) * head_dim ** -0.5)
         k = split(_torch_dense(cfg.hidden_size, "k_proj", dtype=cfg.dtype)(x))
         v = split(_torch_dense(cfg.hidden_size, "v_proj", dtype=cfg.dtype)(x))
         # Softmax and the returned maps in float32 (flax's force_fp32_for_softmax).
-        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) * head_dim ** -0.5
-        if key_mask is not None:
-            scores = jnp.where(key_mask[:, None, None, :], scores, jnp.finfo(scores.dtype).min)
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32)
+        if key_mask is not None:  # HF's additive mask: no select over the (B, H, T, T) maps and their gradient
+            scores = scores + jnp.where(key_mask, 0.0, jnp.finfo(scores.dtype).min)[:, None, None, :]
         probs = jax.nn.softmax(scores, axis=-1)
         dropped = Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
         out = jnp.einsum("bhqk,bkhd->bqhd", dropped.astype(v.dtype), v).reshape(b, t, cfg.hidden_size)
