@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -59,7 +60,10 @@ class Stages:
     plan: dict[str, float]
     started: float = dataclasses.field(default_factory=time.perf_counter)
     done_units: dict[str, float] = dataclasses.field(default_factory=dict)
-    measured: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)  # kind -> (units, s)
+    # kind -> seconds per unit of each stage run here. The median, not the pooled rate: a kind's first stage
+    # also compiles its programs (the default study's first SER job took 124 s, the next ones 38-49 s), which
+    # had the ETA at 1396 s with 630 s to go.
+    measured: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     times: list[dict] = dataclasses.field(default_factory=list)
     # kind -> stages of that kind running at once (the study's training threads). Each one's wall time then
     # includes its neighbours' share of the cores, so a kind's work left takes its summed rate / this.
@@ -85,9 +89,8 @@ class Stages:
             atomic_write_text(done, json.dumps(key, sort_keys=True, default=str, indent=1))
         seconds = time.perf_counter() - start
         with self.lock:
-            if not cached:
-                units, total = self.measured.get(kind, (0.0, 0.0))
-                self.measured[kind] = (units + work, total + seconds)
+            if not cached and work > 0:
+                self.measured.setdefault(kind, []).append(seconds / work)
             self.record(name, seconds, cached)
             self.done_units[kind] = self.done_units.get(kind, 0.0) + work
             logging.info("[stage %d] %s: %s (elapsed %.0f s, ETA ~%.0f s)", len(self.times), name,
@@ -102,12 +105,12 @@ class Stages:
         self.times.append({"stage": name, "start": round(start, 1), "seconds": round(seconds, 1), "cached": cached})
 
     def eta(self) -> float:
-        """Seconds of planned work left: per kind, units left x seconds per unit (this run's, else the prior)
-        / stages of the kind that run at once."""
+        """Seconds of planned work left: per kind, units left x seconds per unit (the median of this run's
+        stages, else the prior) / stages of the kind that run at once."""
         total = 0.0
         for kind, units in self.plan.items():
             left = max(units - self.done_units.get(kind, 0.0), 0.0)
-            done_units, seconds = self.measured.get(kind, (0.0, 0.0))
-            rate = seconds / done_units if done_units > 0 else PRIOR_SECONDS_PER_UNIT.get(kind, 0.0)
+            rates = self.measured.get(kind)
+            rate = statistics.median(rates) if rates else PRIOR_SECONDS_PER_UNIT.get(kind, 0.0)
             total += left * rate / max(self.parallel.get(kind, 1), 1)
         return total
