@@ -30,8 +30,11 @@ def _fmix32(h: jax.Array) -> jax.Array:
 
 def keep_mask(key: jax.Array, shape: tuple[int, ...], keep_prob: float) -> jax.Array:
     """Boolean mask of `shape`, each element True with probability `keep_prob` (to 2^-24)."""
+    size = math.prod(shape)
+    if size >= 1 << 32:  # a uint32 index would wrap and repeat the mask
+        raise ValueError(f"dropout over {size} elements: at most 2^32 - 1 per call, got shape {shape}")
     seeds = jax.random.bits(key, (2,), jnp.uint32)
-    index = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape)
+    index = jnp.arange(size, dtype=jnp.uint32).reshape(shape)
     h = _fmix32(index * jnp.uint32(_GOLDEN) + seeds[0])
     h = _fmix32(h ^ seeds[1])
     return (h >> 8) < jnp.uint32(round(keep_prob * (1 << 24)))

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from recovery_jax.models.dropout import Dropout
 from recovery_jax.models.config import Wav2Vec2Config, frame_mask as valid_frames
+from recovery_jax.models.dropout import Dropout
 from recovery_jax.models.spec_augment import span_mask
 
 # torch.nn.LayerNorm / GroupNorm default, used by the conv stack whatever config.layer_norm_eps says.
