@@ -22,6 +22,7 @@ def get_config(name: str = "default") -> ml_collections.ConfigDict:
     c.emotion.per_speaker = (dict(angry=1, happy=1, neutral=1, sad=1) if quick
                              else dict(angry=8, happy=12, neutral=12, sad=8))
     c.emotion.jitter = 1.0  # scales every per-utterance prosody jitter: more jitter, more class overlap
+    c.emotion.tilt_scale = 1.0  # scales the emotions' spectral tilts (prosody.EMOTION_TILT); 0: prosody alone
     c.emotion.snr_db = (10.0, 30.0)  # additive white noise, SNR drawn uniformly per utterance
     c.emotion.gain_db = 4.0  # recording-level jitter, uniform in +-gain_db, so loudness is only a soft cue
 

@@ -12,6 +12,7 @@ from configs.corpus import get_config
 from recovery_jax.data import EMOTIONS, load_audio, read_manifest, synthesize_asr_corpus, synthesize_emotion_corpus
 from recovery_jax.data import synthetic
 from recovery_jax.data.espeak import Prosody, synthesize
+from recovery_jax.data.prosody import EMOTION_TILT
 
 REPO = Path(__file__).resolve().parents[1]
 TRANSCRIPT_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ' ")
@@ -59,6 +60,38 @@ def test_same_seed_is_byte_identical_in_and_across_processes(quick, tmp_path):
     config.emotion.seed = 1
     synthesize_emotion_corpus(tmp_path / "seed1", config)
     assert tree_hash(tmp_path / "seed1") != tree_hash(root)
+
+
+def brightness(audio: np.ndarray) -> float:
+    """log energy above 4 kHz over energy below 1 kHz (16 kHz audio)."""
+    power = np.abs(np.fft.rfft(audio)) ** 2
+    freqs = np.fft.rfftfreq(audio.size, 1 / 16000)
+    return float(np.log(power[freqs > 4000].sum() / power[freqs < 1000].sum()))
+
+
+def test_tilt_keeps_loudness_and_sets_the_high_to_low_gain():
+    noise = np.random.default_rng(0).standard_normal(160000).astype(np.float32)
+    for tilt in (-0.5, 0.3, 0.6):
+        out = synthetic._tilted(noise, tilt)
+        assert np.sqrt(np.mean(out ** 2)) == pytest.approx(np.sqrt(np.mean(noise ** 2)), rel=1e-5)
+        power = np.abs(np.fft.rfft(out)) ** 2
+        freqs = np.fft.rfftfreq(out.size, 1 / 16000)
+        gain = power[freqs > 7500].mean() / power[freqs < 500].mean()
+        assert gain == pytest.approx(((1 + tilt) / (1 - tilt)) ** 2, rel=0.1)
+    assert synthetic._tilted(noise, 0.0) is noise
+
+
+def test_emotions_tilt_the_spectrum_and_tilt_scale_0_turns_it_off(quick, tmp_path):
+    root, utts = quick
+    config = get_config("quick")
+    config.emotion.tilt_scale = 0.0
+    flat = synthesize_emotion_corpus(tmp_path / "flat", config)
+    for u, f in zip(utts, flat, strict=True):  # same draws, so only the emotion's tilt differs
+        tilted, untilted = load_audio(u.path), load_audio(f.path)
+        if EMOTION_TILT[u.emotion] == 0:
+            assert np.array_equal(tilted, untilted)
+        else:
+            assert np.sign(brightness(tilted) - brightness(untilted)) == np.sign(EMOTION_TILT[u.emotion])
 
 
 def test_one_library_instance_per_clip_gives_repeatable_audio():

@@ -1,4 +1,5 @@
-"""The prosody recipe: how each emotion, speaker and utterance sets espeak-ng's rate, pitch, range and volume.
+"""The prosody recipe: how each emotion, speaker and utterance sets espeak-ng's rate, pitch, range and volume,
+and the voice quality (spectral tilt) applied to espeak's output.
 
 An utterance's parameters are  speaker base  x/+  emotion style  x/+  per-utterance jitter:
 rate and volume scale multiplicatively, pitch and pitch range shift additively (espeak's 0-100 scales).
@@ -60,3 +61,22 @@ def draw_prosody(rng: np.random.Generator, speaker: SpeakerBase, emotion: str, j
     volume = BASE_VOLUME * style.volume_scale * np.exp(sd.volume_scale * z[3])
     return Prosody(rate=int(np.clip(round(rate), 80, 450)), volume=int(np.clip(round(volume), 10, 200)),
                    pitch=int(np.clip(round(pitch), 0, 100)), pitch_range=int(np.clip(round(pitch_range), 0, 100)))
+
+
+# Voice quality. Emotional speech also differs in spectral tilt: the tense, pressed voice of anger and joy puts
+# more energy in the high frequencies, the lax, breathy voice of sadness less (eGeMAPS' alpha ratio and
+# Hammarberg index measure it). espeak's settings above carry none of it, and wav2vec2 cannot see loudness (its
+# first conv layer's GroupNorm rescales every clip), so without tilt a network had only pitch and rate to go on.
+# Tilt t filters a clip with y[n] = x[n] - t x[n-1]: high / low frequency gain (1 + t) / (1 - t).
+EMOTION_TILT = {"angry": 0.45, "happy": 0.25, "neutral": 0.0, "sad": -0.35}
+TILT_SD, SPEAKER_TILT_SD = 0.12, 0.1  # per utterance (at jitter=1), per speaker
+
+
+def draw_speaker_tilt(rng: np.random.Generator) -> float:
+    return float(rng.normal(0.0, SPEAKER_TILT_SD))
+
+
+def draw_tilt(rng: np.random.Generator, speaker_tilt: float, emotion: str, jitter: float, scale: float) -> float:
+    """One utterance's tilt: the speaker's own, the emotion's (times `scale`) and jitter, inside (-0.9, 0.9)."""
+    tilt = speaker_tilt + scale * EMOTION_TILT[emotion] + TILT_SD * jitter * rng.standard_normal()
+    return float(np.clip(tilt, -0.9, 0.9))

@@ -16,12 +16,12 @@ import soundfile as sf
 from .cache import build_once
 from .espeak import SAMPLE_RATE, Prosody, synthesize
 from .labels import EMOTIONS
-from .prosody import draw_prosody, draw_speaker
+from .prosody import draw_prosody, draw_speaker, draw_speaker_tilt, draw_tilt
 from .texts import SENTENCES, normalize_transcript
 from .utterance import Utterance
 
 # Bump when the recipe changes, so cached corpora made by an older recipe are rebuilt.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: the emotion corpus's spectral tilt
 _HEADROOM = 0.5  # espeak's loudest settings reach full scale; leave room for gain jitter and noise
 _GENDERS = ("F", "M")
 # Voices of the ASR corpus: none is an emotion-corpus voice (those are en-us+f1..f5 and en-us+m1..m5).
@@ -39,8 +39,18 @@ def _record(rng: np.random.Generator, clean: np.ndarray, snr_db: tuple[float, fl
     return np.clip(noisy, -1.0, 1.0).astype(np.float32)
 
 
-def _speak(rng: np.random.Generator, path: Path, text: str, voice: str, prosody: Prosody, section: Any) -> float:
-    clean = synthesize(text, voice, prosody, seed=int(rng.integers(2 ** 31)))
+def _tilted(clean: np.ndarray, tilt: float) -> np.ndarray:
+    """y[n] = x[n] - tilt x[n-1] (prosody.py: voice quality), at the clean clip's RMS so loudness stays as set."""
+    if tilt == 0.0:
+        return clean
+    tilted = clean - tilt * np.concatenate([[0.0], clean[:-1]])
+    rms_in, rms_out = np.sqrt(np.mean(clean ** 2)), np.sqrt(np.mean(tilted ** 2))
+    return (tilted * (rms_in / rms_out if rms_out > 0 else 1.0)).astype(np.float32)
+
+
+def _speak(rng: np.random.Generator, path: Path, text: str, voice: str, prosody: Prosody, section: Any,
+           tilt: float = 0.0) -> float:
+    clean = _tilted(synthesize(text, voice, prosody, seed=int(rng.integers(2 ** 31))), tilt)
     audio = _record(rng, clean, tuple(section.snr_db), float(section.gain_db))
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
@@ -70,14 +80,15 @@ def synthesize_emotion_corpus(root: str | os.PathLike, config: Any) -> list[Utte
             for gender in _GENDERS:
                 speaker = f"Ses{session:02d}{gender}"
                 voice = f"en-us+{gender.lower()}{session}"
-                base = draw_speaker(rng)
+                base, speaker_tilt = draw_speaker(rng), draw_speaker_tilt(rng)
                 emotions = [e for e in EMOTIONS for _ in range(section.per_speaker.get(e, 0))]
                 for k, i in enumerate(rng.permutation(len(emotions))):  # ids say nothing about the label
                     emotion, text = emotions[i], SENTENCES[rng.integers(len(SENTENCES))]
                     utt_id = f"{speaker}_{k:03d}"
                     path = tmp / f"Session{session}" / f"{utt_id}.wav"
                     prosody = draw_prosody(rng, base, emotion, section.jitter)
-                    duration = _speak(rng, path, text, voice, prosody, section)
+                    tilt = draw_tilt(rng, speaker_tilt, emotion, section.jitter, section.get("tilt_scale", 1.0))
+                    duration = _speak(rng, path, text, voice, prosody, section, tilt)
                     utts.append(Utterance(utt_id, str(path), speaker, session, emotion,
                                           normalize_transcript(text), duration))
         return {"manifest": utts}
