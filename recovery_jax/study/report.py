@@ -134,10 +134,10 @@ SER heads' own UAR (%), mean over folds: validation (held out from the training 
     if config.corpus.name == "embedded":
         text += """
 ## Read with care
-The embedded corpus is synthetic (espeak-ng prosody, see README) and the networks are tiny and trained for
-minutes, with a learning rate raised from the paper's 1e-5 so that the short runs move at all. The numbers show
-the pipeline working end to end and the direction of the effects; they are not a replication of the paper's
-magnitudes, which needs IEMOCAP / MSP-IMPROV and the real checkpoints (see README).
+The embedded corpus is synthetic (espeak-ng prosody and a voice-quality filter, see README) and the networks are
+tiny and trained for minutes, with a learning rate raised from the paper's 1e-5 so that the short runs move at
+all. The numbers show the pipeline working end to end and the direction of the effects; they are not a
+replication of the paper's magnitudes, which needs IEMOCAP / MSP-IMPROV and the real checkpoints (see README).
 """
     atomic_write_text(results / "report.md", text)
     atomic_write_text(results / "summary.json", json.dumps(summary, indent=1, default=float))
