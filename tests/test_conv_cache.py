@@ -81,7 +81,27 @@ def test_a_fit_fed_cached_features_trains_as_the_fit_that_runs_the_conv(tmp_path
         assert moved > 1e-3 and diff <= 5e-5  # float summation order only (see test_train_many's TOL)
 
 
-def test_conv_cache_needs_a_frozen_shared_conv_stack(tmp_path):
+def test_runs_from_different_conv_stacks_each_get_their_own_stacks_features(tmp_path, monkeypatch):
+    """ASR(x) seeds started from different PT seeds: one conv pass per run, each with its own frozen stack."""
+    calls = []
+    monkeypatch.setattr(loop, "clip_conv_features", lambda *a, **k: calls.append(a) or clip_conv_features(*a, **k))
+    params = [jax.device_get(init_params(SER, CONFIG, jax.random.PRNGKey(seed))) for seed in (0, 1)]
+    data = [tone_examples(12, seed=1), tone_examples(12, seed=2)]
+    config = train_config(6)
+    plain = fit_many(SER, CONFIG, params, data, config, str(tmp_path / "plain"), seeds=(3, 4))
+    config.conv_cache = True
+    cached = fit_many(SER, CONFIG, params, data, config, str(tmp_path / "cached"), seeds=(3, 4))
+    assert [len(call[2]) for call in calls] == [12, 12]
+    for call, start in zip(calls, params):
+        assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(call[1]),
+                                                        jax.tree.leaves(start["backbone"]["feature_extractor"])))
+    for p, c in zip(plain, cached):
+        diff = max(float(np.abs(np.asarray(x) - np.asarray(y)).max())
+                   for x, y in zip(jax.tree.leaves(p), jax.tree.leaves(c)))
+        assert diff <= 5e-5
+
+
+def test_conv_cache_needs_a_frozen_conv_stack(tmp_path):
     params = jax.device_get(init_params(SER, CONFIG, jax.random.PRNGKey(0)))
     config = train_config(2, frozen=())
     config.conv_cache = True

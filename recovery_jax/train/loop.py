@@ -304,16 +304,24 @@ def _shares_conv(frozen: Sequence[str], shared: dict, own: Sequence[Any]) -> boo
 
 def _with_conv_features(model_config: Wav2Vec2Config, config: ml_collections.ConfigDict, shared: dict,
                         own: Sequence[Any], data: Sequence[Examples]) -> list[Examples]:
-    """`config.conv_cache`: each run's data with the shared frozen conv stack's output per clip, computed once
-    per distinct clip, so no step runs the conv stack again (models/conv_cache.py)."""
-    if not _shares_conv(config.optim.frozen, shared, own):
+    """`config.conv_cache`: each run's data with its frozen conv stack's output per clip, so no step runs the
+    conv stack again (models/conv_cache.py). Runs sharing one stack get one pass over all their clips; runs
+    started from different checkpoints (ASR(x) seeds from different PT seeds) each get their own stack's."""
+    if not _freezes_conv(config.optim.frozen):
         raise ValueError("config.conv_cache=True needs the conv stack frozen (config.optim.frozen holds "
-                         "'backbone/feature_extractor') and equal in every run")
-    features = iter(clip_conv_features(model_config, shared["backbone"]["feature_extractor"],
-                                       [w for d in data for w in d.waveforms], bucket_multiple=config.bucket_samples))
+                         "'backbone/feature_extractor')")
+    if _shares_conv(config.optim.frozen, shared, own):
+        groups = [(shared["backbone"]["feature_extractor"], list(data))]
+    else:
+        groups = [(merge_params(shared, o)["backbone"]["feature_extractor"], [d]) for o, d in zip(own, data)]
     frames_for = functools.partial(feature_lengths, model_config)
-    return [dataclasses.replace(d, conv_features=[next(features) for _ in range(len(d))], frames_for=frames_for)
-            for d in data]
+    out = []
+    for conv, group in groups:
+        features = iter(clip_conv_features(model_config, conv, [w for d in group for w in d.waveforms],
+                                           bucket_multiple=config.bucket_samples))
+        out += [dataclasses.replace(d, conv_features=[next(features) for _ in range(len(d))], frames_for=frames_for)
+                for d in group]
+    return out
 
 
 def single_run(task: Task, model_config: Wav2Vec2Config, optim: ml_collections.ConfigDict, total_steps: int,
