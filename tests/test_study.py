@@ -134,6 +134,7 @@ def check_results(results: Path, seeds: int, asr_seeds: int) -> None:
     assert len(figure4) == 1 + 7 * 6 * 6  # header + 7 panels (6 + the noise floor) x layers x heads of the tiny model
     report = (results / "report.md").read_text()
     assert "Table I" in report and "paper UAR" in report and "## Stage times" in report
+    assert "fine-tuning seeds from one pretraining draw" in report  # the quick config's one PT
     verdicts = report.split("## Verdicts on the paper's claims", 1)[1].split("##", 1)[0].strip().splitlines()
     assert len(verdicts) == 5 and all(any(f"**: {v}." in line for v in VERDICTS) for line in verdicts)
     assert "nan" not in report.split("## Table I", 1)[0]

@@ -76,6 +76,18 @@ HELDOUT = ("ASR systems on held-out speech (the emotion corpus's neutral clips: 
            "sentences from the same 40-sentence list the ASR corpus reads):")
 
 
+def _pretraining_draws(own: bool, pt_seeds: int) -> str:
+    """What the spreads and floors cover of the pretraining draw, which the study itself makes here."""
+    if not own:
+        return ""
+    if pt_seeds == 1:
+        return ("\nThey are fine-tuning seeds from one pretraining draw: PT's own draw is in no spread and no floor "
+                "here (a machine with another\nCPU can pretrain another PT from the same code). "
+                "`--config.seeds.pt=3` puts it in.")
+    return (f"\nSER seed k starts from PT seed k mod {pt_seeds}, so SER's spread and its floor include pretraining "
+            "draws as well as\nfine-tuning seeds.")
+
+
 def write_report(results: Path, config: ml_collections.ConfigDict, utts: Sequence, summary: Mapping[str, Any],
                  markdown_tables: Mapping[str, str]) -> None:
     counts = {e: sum(u.emotion == e for u in utts) for e in sorted({u.emotion for u in utts})}
@@ -91,7 +103,7 @@ Reproduction of Purohit & Magimai-Doss, "Emotion information recovery potential 
 for speech recognition task". SER and every ASR(x)→SER were trained with {seeds["finetune"]} seeds, ASR(x) with
 {seeds["asr"]}, PT with {seeds["pt"]};
 numbers are means over seeds ± standard deviation, comparisons with SER are made on every seed pair and set
-against the same-recipe noise floor (SER against SER with another seed).
+against the same-recipe noise floor (SER against SER with another seed).{_pretraining_draws(own, seeds["pt"])}
 
 ## Verdicts on the paper's claims
 {_verdicts(summary["verdicts"])}
