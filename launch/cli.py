@@ -210,7 +210,7 @@ def run(main: Callable[[list[str]], Any], module: Optional[ModuleType] = None) -
     app.run(guarded, flags_parser=_parse_flags(module))
 
 
-LAUNCHERS = ("train", "study", "compare", "determinism")
+LAUNCHERS = ("train", "study", "select_ser", "compare", "determinism")
 
 
 def _launcher_summary(name: str) -> str:

@@ -12,6 +12,6 @@ def test_installed_help_lists_flags_and_shipped_configs(installed):
     shipped = result.stdout.split("Shipped config files", 1)[1].split()
     assert {"ser.py", "ctc.py", "pretrain.py", "study_embedded.py", "study_real.py"} <= set(shipped)
     launchers = run_installed(installed, "--help").stdout
-    assert all(name in launchers for name in ("train", "study", "compare", "determinism"))
+    assert all(name in launchers for name in ("train", "study", "select_ser", "compare", "determinism"))
     bad = run_installed(installed, "train", "--config", "ser.py:quick", "--workdir", "W", "--config.optim.lrr=1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "close matches: lr" in bad.stderr
