@@ -38,6 +38,10 @@ def _settings(config: ml_collections.ConfigDict) -> str:
         c = config[section]
         steps = c.total_steps if "total_steps" in c else ", ".join(f"{k} {v}" for k, v in c.steps_per_subset.items())
         extra = f", LP-FT head fit {c.linear_probe_steps} steps" if c.get("linear_probe_steps") else ""
+        masks = c.get("augment", {})
+        if masks.get("apply_spec_augment"):
+            extra += (f", SpecAugment time masks p {masks.get('mask_time_prob')} length {masks.get('mask_time_length')}"
+                      f", channel masks p {masks.get('mask_feature_prob') or 0}")
         lines.append(f"- {section}: {steps} micro-batches of {c.batch_size}, Adam lr {c.optim.lr}{extra}, "
                      f"accumulation {c.optim.accum_steps}, clip {c.optim.clip_norm}, seed {c.seed}, "
                      f"frozen {list(c.optim.frozen) or 'nothing'}")
