@@ -58,3 +58,14 @@ def test_select_ser_writes_every_recipes_validation_gain(tmp_path):
     assert "| slow | `optim.lr=3e-5` | 1 |" in md
     bad = subprocess.run([*cmd[:-1], "--recipe=slow"], cwd=REPO, env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "--recipe='slow'" in bad.stderr
+
+
+def test_report_settings_name_the_fine_tunes_masks():
+    from configs import study_embedded
+    from recovery_jax.study.report import _settings
+
+    config = study_embedded.get_config("quick")
+    assert "SpecAugment" not in _settings(config)  # off in the embedded recipe
+    config.ser.augment.update(apply_spec_augment=True, mask_time_prob=0.05, mask_time_length=4)
+    ser_line = _settings(config).splitlines()[0]
+    assert ser_line.startswith("- ser:") and "SpecAugment time masks p 0.05 length 4, channel masks p 0" in ser_line
