@@ -10,6 +10,7 @@ speaker the fine-tune never heard, and session k plays no part.
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -17,10 +18,13 @@ import ml_collections
 import numpy as np
 
 from recovery_jax.data import Fold, Utterance
+from recovery_jax.data.corpora import asr_corpus, emotion_corpus
 from recovery_jax.probe import LINEAR_GRID, make_search, uar
-from recovery_jax.study.measures import labels_and_sessions, system_embeddings
-from recovery_jax.study.systems import System, ser_system
-from recovery_jax.study.stages import Stages
+from recovery_jax.study.measures import corpus_conv_features, labels_and_sessions, system_embeddings
+from recovery_jax.study.stages import Stages, atomic_write_text
+from recovery_jax.study.study import pt_draws, seeded, study_corpus_key
+from recovery_jax.study.systems import System, checkpoint_system, ser_system
+from recovery_jax.train.loop import with_seed
 
 
 def validation_folds(utts: Sequence[Utterance]) -> list[Fold]:
@@ -87,62 +91,46 @@ def validation_uar(embeddings, utts: Sequence[Utterance], folds: Sequence[Fold],
     return scores
 
 
-def validate_recipe(stages: Stages, name: str, init: System, recipe: ml_collections.ConfigDict, utts, cache: Path,
-                    probe_cfg, conv=None) -> dict:
-    """SER fine-tuned from `init` with `recipe` on every validation fold, its probe and `init`'s:
-    {"pt": mean UAR, "ser": mean UAR, "gain": ser - pt, "folds": per-fold (pt, ser)}."""
+def validate_recipe(stages: Stages, name: str, init: System, initial, recipe: ml_collections.ConfigDict, utts,
+                    cache: Path, probe_cfg, conv=None) -> list[float]:
+    """Per validation fold, the probe UAR (%) of SER fine-tuned from `init` (`initial`: its embeddings) with
+    `recipe`."""
     folds = validation_folds(utts)
-    initial = system_embeddings(init, utts, cache, conv)
     pooled = {u.utt_id: initial[i, -1] for i, u in enumerate(utts)}
     system = ser_system(stages, name, init, recipe, folds, lambda _: pooled)
-    tuned = system_embeddings(system, utts, cache, conv)
-    pt, ser = validation_uar(initial, utts, folds, probe_cfg), validation_uar(tuned, utts, folds, probe_cfg)
-    return {"pt": float(np.mean(pt)), "ser": float(np.mean(ser)), "gain": float(np.mean(ser) - np.mean(pt)),
-            "folds": {str(f.test_session): [a, b] for f, a, b in zip(folds, pt, ser)}}
+    return validation_uar(system_embeddings(system, utts, cache, conv), utts, folds, probe_cfg)
 
 
 def initial_systems(config: ml_collections.ConfigDict, stages: Stages, utts, pt_seeds: int) -> list[System]:
     """The backbones SER starts from: the study's PT draws (same stages, so a study workdir's are reused), or
     the PT checkpoint."""
-    from recovery_jax.data.corpora import asr_corpus
-    from recovery_jax.study.measures import corpus_key
-    from recovery_jax.study.study import seeded
-    from recovery_jax.study.systems import checkpoint_system, pretrained_system
-    from recovery_jax.train.loop import with_seed
-
     if config.checkpoints.PT:
         return [checkpoint_system("PT", config.checkpoints.PT)]
-    ckey = corpus_key(utts, [config.corpus.name, config.corpus.embedded.to_dict()])
     unlabelled = list(utts) + list(asr_corpus(config.corpus)["asr960"])
-    return [pretrained_system(stages, seeded("PT", p), config.model,
-                              with_seed(config.pretrain, config.pretrain.seed + p), unlabelled, ckey)
-            for p in range(pt_seeds)]
+    return pt_draws(config, stages, unlabelled, study_corpus_key(config, utts), pt_seeds)
 
 
 def select_recipes(config: ml_collections.ConfigDict, workdir: Path, recipes: Mapping[str, str], pt_seeds: int,
                    seeds: int) -> dict:
     """Every recipe ({name: overrides of config.ser}) validated from every PT draw with `seeds` fine-tuning
     seeds; writes results/selection.{json,md} under `workdir` and returns the JSON's content."""
-    from recovery_jax.data.corpora import emotion_corpus
-    from recovery_jax.study.measures import corpus_conv_features
-    from recovery_jax.study.stages import atomic_write_text
-    from recovery_jax.study.study import seeded
-    from recovery_jax.train.loop import with_seed
-    import json
-
-    parsed = {name: parse_overrides(text) for name, text in recipes.items()}
-    variants = {name: with_overrides(config.ser, overrides) for name, overrides in parsed.items()}
+    variants = {name: with_overrides(config.ser, parse_overrides(text)) for name, text in recipes.items()}
     stages = Stages(workdir / "stages", {})
     utts = emotion_corpus(config.corpus)
+    folds = validation_folds(utts)
     cache = workdir / "embeddings"
     rows = []
     for p, init in enumerate(initial_systems(config, stages, utts, pt_seeds)):
         conv = corpus_conv_features(init, utts) if config.ser.get("conv_cache") else None
+        initial = system_embeddings(init, utts, cache, conv)
+        pt = validation_uar(initial, utts, folds, config.probe)  # once per draw: the baseline of every recipe
         for name, recipe in variants.items():
             for k in range(seeds):
-                run = validate_recipe(stages, seeded(f"valid-{name}-PT{p}", k), init,
+                ser = validate_recipe(stages, seeded(f"valid-{name}-PT{p}", k), init, initial,
                                       with_seed(recipe, recipe.seed + k), utts, cache, config.probe, conv)
-                rows.append({"recipe": name, "pt_seed": p, "seed": k, **run})
+                rows.append({"recipe": name, "pt_seed": p, "seed": k, "pt": float(np.mean(pt)),
+                             "ser": float(np.mean(ser)), "gain": float(np.mean(ser) - np.mean(pt)),
+                             "folds": {str(f.test_session): [a, b] for f, a, b in zip(folds, pt, ser)}})
     summary = {"recipes": {n: recipes[n] for n in variants}, "runs": rows,
                "mean": {n: _spread([r["gain"] for r in rows if r["recipe"] == n]) for n in variants}}
     results = workdir / "results"

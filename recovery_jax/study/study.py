@@ -80,6 +80,18 @@ def ctc_recipe(ctc: ml_collections.ConfigDict, subset: str) -> ml_collections.Co
     return recipe
 
 
+def study_corpus_key(config: ml_collections.ConfigDict, utts) -> str:
+    """The emotion corpus's part of every stage key."""
+    return corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
+
+
+def pt_draws(config: ml_collections.ConfigDict, stages: Stages, unlabelled, ckey: str, pt_seeds: int) -> list[System]:
+    """PT seed p: self-supervised pretraining on `unlabelled` with the pretraining seed + p."""
+    return [pretrained_system(stages, seeded("PT", p), config.model,
+                              with_seed(config.pretrain, config.pretrain.seed + p), unlabelled, ckey)
+            for p in range(pt_seeds)]
+
+
 def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: dict | None) -> dict[str, float]:
     """The whole study's work per stage kind (Stages' units), for an ETA from measured rates."""
     pt_seeds, s = seeds(config)
@@ -134,10 +146,7 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
             ready = {name: [checkpoint_system(name, config.checkpoints[name])] for name in SYSTEMS}
             longest_first = []
         else:
-            unlabelled = list(utts) + list(asr_subsets["asr960"])
-            ready = {"PT": [pretrained_system(stages, seeded("PT", p), config.model,
-                                              with_seed(config.pretrain, config.pretrain.seed + p), unlabelled, ckey)
-                            for p in range(pt_seeds)]}
+            ready = {"PT": pt_draws(config, stages, list(utts) + list(asr_subsets["asr960"]), ckey, pt_seeds)}
             heldout = [u for u in utts if u.emotion == "neutral"]  # voices never in CTC training; WER/CER
             inits = [ready["PT"][k % pt_seeds] for k in range(config.seeds.asr)]
             # Two jobs compiling the same program at once both compile it, so the longest CTC job goes first
@@ -201,7 +210,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     stages = Stages(workdir / "stages", {})
     utts = _timed(stages, "emotion corpus", lambda: emotion_corpus(config.corpus))
     cache = workdir / "embeddings"
-    ckey = corpus_key(utts, [config.corpus.name, config.corpus.get("embedded", ml_collections.ConfigDict()).to_dict()])
+    ckey = study_corpus_key(config, utts)
     # The handcrafted baselines need no network: their openSMILE passes and SVMs run on a background thread
     # from the start (beside the ASR corpus's synthesis, then the training threads), filling the cores those
     # leave idle; later the thread takes Figure 4's attention pass.
