@@ -77,6 +77,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # backbone's pooled last layer (full-batch Adam, milliseconds); 0 turns it off (the paper's recipe). Dropout
     # off: on PT it moves an utterance's pooled last layer by as much as utterances differ (rms 0.108 vs
     # cross-utterance std 0.099, measured 2026-12-03), which drowns what a head has to learn.
+    # Gentler head fits (lr 1e-3 / 3e-4 / 1e-4, 30 steps, none) calm the fine-tune's gradients but fit less, and
+    # their validation gains over PT (+1.9 / +2.5 / +0.1 / +1.7 / +1.7 against +2.0; 3 PT draws, 2026-12-06,
+    # README "The study") are within each other's spread.
     c.ser.linear_probe_steps = 300
     c.ser.linear_probe_lr = 3e-3
     c.ser.augment.update(hidden_dropout=0.0, attention_dropout=0.0, final_dropout=0.0)
