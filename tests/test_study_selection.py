@@ -44,7 +44,10 @@ def test_overrides_set_nested_keys_and_name_unknown_ones():
 @pytest.mark.slow
 def test_select_ser_writes_every_recipes_validation_gain(tmp_path):
     cmd = [sys.executable, "-m", "launch.select_ser", "--config", "configs/study_embedded.py:quick",
-           "--config.corpus.embedded.emotion.sessions=3", "--workdir", str(tmp_path), "--recipe=slow=optim.lr=3e-5"]
+           "--config.corpus.embedded.emotion.sessions=3", "--workdir", str(tmp_path), "--recipe=slow=optim.lr=3e-5",
+           # its own corpus root: a 3-session corpus at the quick study's shared root would replace the 2-session
+           # tree while a test beside this one reads it (build_once keeps one corpus per root)
+           f"--config.corpus.root={tmp_path / 'corpus'}"]
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -31,6 +31,20 @@ def test_fitted_head_is_the_networks_head_and_separates_the_classes():
     assert after >= 0.9 > before
 
 
+
+def test_l2_head_fit_shrinks_the_head_and_still_separates():
+    params = jax.device_get(init_params(SER, MICRO, jax.random.PRNGKey(0)))
+    data = tone_examples(32)
+    pooled = layer_embeddings(MICRO, params["backbone"], data.waveforms, layers=(MICRO.num_hidden_layers,))[:, 0]
+    norms = {}
+    for l2 in (0.0, 1e-2):
+        fitted = fit_ser_head(params, pooled, data.labels, steps=500, lr=1e-2, l2=l2)
+        norms[l2] = sum(float(np.square(fitted[k]["kernel"]).sum()) for k in ("projector", "classifier"))
+        accuracy = (np.argmax(np.asarray(head_logits(fitted, pooled)), -1) == data.labels).mean()
+        assert accuracy >= 0.75, (l2, accuracy)
+    assert norms[1e-2] < 0.5 * norms[0.0], norms
+
+
 def test_last_layer_frames_are_each_clips_own_unpadded_states():
     params = jax.device_get(init_params(SER, MICRO, jax.random.PRNGKey(0)))["backbone"]
     waves = tone_examples(5).waveforms

@@ -183,5 +183,6 @@ def _linear_probe_heads(pooled: Mapping[str, np.ndarray], params: Params, folds:
     """LP-FT (train/head_init.py): per fold, `params` with the SER head fitted on the frozen initial backbone's
     pooled last layer (`pooled`: utterance id -> vector) of that fold's training clips."""
     return [fit_ser_head(params, np.stack([pooled[u.utt_id] for u in fold.train]), examples.labels,
-                         settings.linear_probe_steps, settings.linear_probe_lr)
+                         settings.linear_probe_steps, settings.linear_probe_lr,
+                         settings.get("linear_probe_l2", 0.0))
             for fold, examples in zip(folds, data)]
