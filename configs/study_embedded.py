@@ -42,6 +42,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # thread, the default's training ~5 % less (SER jobs beside CTC take most of both cores). 1 runs them one
     # after another; each job's result is the same either way.
     c.train_workers = 2
+    # XLA:CPU's Eigen kernels on the calling thread: the two training threads fill the cores already, and a
+    # tiny model's ops split over both cores cost more in hand-offs than they gain. Two SER jobs (5 folds, 60
+    # steps) side by side took 42.8 s instead of 47.7 s, one alone 23.0 s instead of 28.3 s (2026-12-07, AMD
+    # kind, idle); results change in the last bits only. launch/study.py adds these to XLA_FLAGS (the user's
+    # XLA_FLAGS win); "" keeps XLA's defaults.
+    c.xla_flags = "--xla_cpu_multi_thread_eigen=false"
 
     c.pretrain = _fit_section(pretrain.get_config(arg))
     c.ctc = _fit_section(ctc.get_config(arg))

@@ -20,8 +20,10 @@ def main(argv):
     del argv
     from recovery_jax import compile_cache
     from recovery_jax.study.study import run_study
+    from recovery_jax.xla_flags import add_xla_flags
     from .logs import quiet_orbax
 
+    add_xla_flags(_CONFIG.value.get("xla_flags", ""))
     quiet_orbax()
     workdir = os.path.abspath(_WORKDIR.value)
     compile_cache.enable(os.path.join(workdir, "jax_cache"))
