@@ -44,7 +44,7 @@ class FakeJobs:
         return f"{name}<-{init}"
 
 
-def _run(monkeypatch, workers: int, jobs: FakeJobs, trained=lambda group, system: None) -> dict:
+def _run(monkeypatch, workers: int, jobs: FakeJobs) -> dict:
     monkeypatch.setattr(study, "pretrained_system", jobs.pretrained)
     monkeypatch.setattr(study, "asr_systems", jobs.asr)
     monkeypatch.setattr(study, "ser_system", jobs.ser)
@@ -52,7 +52,7 @@ def _run(monkeypatch, workers: int, jobs: FakeJobs, trained=lambda group, system
     config.train_workers = workers
     config.seeds.update(finetune=2, asr=1)
     config.ctc.steps_per_subset = study_embedded.get_config().ctc.steps_per_subset  # the default's: ASR960 longest
-    return study._systems(config, None, [], [], "key", ASR, lambda system: None, trained)
+    return study._systems(config, None, [], [], "key", ASR, lambda system: None)
 
 
 def test_two_workers_give_the_sequential_systems_and_wait_for_dependencies(monkeypatch):
@@ -78,17 +78,3 @@ def test_a_failing_job_stops_the_study_and_starts_nothing_queued(monkeypatch):
     started = [name for kind, name in jobs.events if kind == "start"]
     assert "ASR10" in started and not any("→SER" in name for name in started)
     assert all(("end", name) in jobs.events for name in started)  # running jobs finished their stage
-
-
-def test_each_system_is_handed_on_once_when_its_job_ends(monkeypatch):
-    """The study queues a system's probes from `trained`: each system once, with its group, after its stage."""
-    jobs, handed = FakeJobs(), []
-
-    def trained(group, system):
-        with jobs.lock:
-            handed.append((group, system, ("end", system.split("<-")[0]) in jobs.events))
-    systems = _run(monkeypatch, 2, jobs, trained)
-    every = [(group, system) for group, runs in systems.items() for system in
-             (runs if isinstance(runs, list) else [runs])]
-    assert sorted((g, s) for g, s, _ in handed) == sorted(every)
-    assert all(after for _, _, after in handed)

@@ -111,8 +111,7 @@ def planned_work(config: ml_collections.ConfigDict, utts, folds, asr_subsets: di
 
 
 def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict | None,
-             embed: Callable[[System], Any], trained: Callable[[str, System], None] = lambda group, system: None
-             ) -> dict[str, list[System]]:
+             embed: Callable[[System], Any]) -> dict[str, list[System]]:
     """Every system, one per seed: {"PT": [...], "ASR10": [...], "SER": [...], "ASR10→SER": [...], ...}.
     Fine-tuning seed k starts from PT seed k mod (PT seeds); ASR(x)->SER seed k from ASR(x) seed k mod (ASR seeds).
 
@@ -121,8 +120,7 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
     both cores, the threads save ~5 % of the training time. Jobs start in the order submitted and each waits only
     for jobs submitted before it, so the pool cannot deadlock; each job's result is the one it gives alone (own
     seeds, data order and stage folder; the quick study's tables are byte-identical with 1 and 2 workers). Each
-    SER job also embeds its fold networks on its thread, beside the other thread's training. `trained(group,
-    system)` is called once per system as soon as it exists ("ASR10", ASR10's seed k), on the thread that made it."""
+    SER job also embeds its fold networks on its thread, beside the other thread's training."""
     pt_seeds, s = seeds(config)
 
     def last_layer(system: System) -> dict[str, np.ndarray]:  # the LP-FT head's input: the init's embeddings
@@ -154,28 +152,22 @@ def _systems(config, stages: Stages, utts, folds, ckey: str, asr_subsets: dict |
             # Two jobs compiling the same program at once both compile it, so the longest CTC job goes first
             # beside SER's jobs (other programs), and the shorter CTC jobs follow once their programs are cached.
             longest_first = sorted(ASR_SUBSETS, key=lambda n: -config.ctc.steps_per_subset[ASR_SUBSETS[n]])
-        for group, runs in ready.items():
-            for system in runs:
-                trained(group, system)
 
-        def ctc(name: str) -> list[System]:
+        def ctc(name: str) -> Future:
             subset = ASR_SUBSETS[name]
-            runs = asr_systems(stages, name, inits, ctc_recipe(config.ctc, subset), asr_subsets[subset], heldout)
-            for system in runs:
-                trained(name, system)
-            return runs
+            return submit(asr_systems, stages, name, inits, ctc_recipe(config.ctc, subset), asr_subsets[subset],
+                          heldout)
 
         def fine_tune(name: str, init: str, k: int) -> System:
             starts = ready[init] if init in ready else asr_jobs[init].result()
             system = ser_system(stages, seeded(name, k), starts[k % len(starts)],
                                 with_seed(config.ser, config.ser.seed + k), folds, last_layer)
             embed(system)  # here, beside the other thread's training, not in the study's serial tail
-            trained(name, system)
             return system
 
-        asr_jobs = {name: submit(ctc, name) for name in longest_first[:1]}
+        asr_jobs = {name: ctc(name) for name in longest_first[:1]}
         ser_jobs = {"SER": [submit(fine_tune, "SER", "PT", k) for k in range(s)]}
-        asr_jobs.update({name: submit(ctc, name) for name in longest_first[1:]})
+        asr_jobs.update({name: ctc(name) for name in longest_first[1:]})
         ser_jobs.update({name: [submit(fine_tune, name, init, k) for k in range(s)]
                          for name, init in zip(TWO_STEP, ASR_SUBSETS)})
         wait([*asr_jobs.values(), *(job for jobs in ser_jobs.values() for job in jobs)], return_when=FIRST_EXCEPTION)
@@ -221,11 +213,9 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
     ckey = study_corpus_key(config, utts)
     # The handcrafted baselines need no network: their openSMILE passes and SVMs run on a background thread
     # from the start (beside the ASR corpus's synthesis, then the training threads), filling the cores those
-    # leave idle; then each system's probes as soon as it is trained (they took ~130 s of the serial tail, on
-    # cores the training threads share anyway); last Figure 4's attention pass.
+    # leave idle; later the thread takes Figure 4's attention pass.
     background = ThreadPoolExecutor(1, thread_name_prefix="background")
     handcrafted = background.submit(probe_handcrafted, stages, utts, cache, config.probe, ckey)
-    system_probes: dict[int, Future] = {}  # id(system) -> (Table I probe, layer-wise UARs or None)
     try:
         asr_subsets = (None if config.checkpoints.PT
                        else _timed(stages, "ASR corpus", lambda: asr_corpus(config.corpus)))
@@ -233,26 +223,12 @@ def run_study(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> 
         stages.plan = planned_work(config, utts, folds, asr_subsets)
         stages.parallel = {"train": config.get("train_workers", 1)}
         embed = _embedder(config, utts, cache)
-
-        def probe_soon(group: str, system: System) -> None:
-            system_probes[id(system)] = background.submit(_probes, config, stages, utts, embed, group, system)
-        systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed, probe_soon)
+        systems = _systems(config, stages, utts, folds, ckey, asr_subsets, embed)
         embeddings = _timed(stages, "embeddings", lambda: {name: [embed(s) for s in runs]
                                                            for name, runs in systems.items()})
-        return _analyse(config, stages, utts, folds, systems, embeddings, handcrafted, system_probes, background,
-                        results, start)
+        return _analyse(config, stages, utts, folds, systems, embeddings, handcrafted, background, results, start)
     finally:  # a failure or Ctrl-C elsewhere does not wait for the background thread
         background.shutdown(wait=False, cancel_futures=True)
-
-
-def _probes(config, stages: Stages, utts, embed: Callable[[System], Any], group: str,
-            system: System) -> tuple[dict, list[float] | None]:
-    """A system's Table I probe, and its layer-wise probes where `config.analysis.layerwise` names its group."""
-    table = embed(system)
-    probe = probe_system(stages, system, table, utts, config.probe)
-    layers = (probe_every_layer(stages, system, table, utts, config.probe)
-              if group in config.analysis.layerwise else None)
-    return probe, layers
 
 
 def _embedder(config, utts, cache: Path) -> Callable[[System], Any]:
@@ -276,12 +252,11 @@ def _embedder(config, utts, cache: Path) -> Callable[[System], Any]:
 
 
 def _analyse(config, stages: Stages, utts, folds, systems: dict[str, list[System]], embeddings: dict[str, list],
-             handcrafted: Future, system_probes: dict[int, Future], background: ThreadPoolExecutor, results: Path,
-             start: float) -> dict[str, Any]:
-    """Every table, figure and floor from the trained systems, their embeddings and their probes (`_probes`,
-    by id(system), queued on the background thread as each system was trained); writes report.md."""
+             handcrafted: Future, background: ThreadPoolExecutor, results: Path, start: float) -> dict[str, Any]:
+    """Every table, figure and floor from the trained systems and their embeddings; writes report.md."""
     labels, sessions = labels_and_sessions(utts)
-    # Figure 4's attention pass follows the last systems' probes on the background thread.
+    # Figure 4's attention pass (XLA threads) runs on the background thread beside the probes' SVMs (joblib
+    # worker processes) on this one: each alone left ~20 % of the 2 cores idle in the study's tail.
     compared = (*ASR_SUBSETS, *TWO_STEP)
     flat = [s for name in ("SER", *compared) for s in systems[name]]
     index = {id(s): i for i, s in enumerate(flat)}
@@ -294,7 +269,7 @@ def _analyse(config, stages: Stages, utts, folds, systems: dict[str, list[System
     # Table I: every seed probed; mean +- std over seeds, 95 % bootstrap interval over utterances
     probes = {name: [result] for name, result in handcrafted_probes.items()}
     for name, runs in systems.items():
-        probes[name] = [system_probes[id(s)].result()[0] for s in runs]
+        probes[name] = [probe_system(stages, s, e, utts, config.probe) for s, e in zip(runs, embeddings[name])]
     groups = {"ComParE_LLDxF": "G-1", "BoAW(ComParE_LLD)": "G-1", "PT": "G-2", "SER": "G-3",
               **{n: "G-3" for n in ASR_SUBSETS}, **{n: "G-4" for n in TWO_STEP}}
     dims = {"ComParE_LLDxF": 6373, "BoAW(ComParE_LLD)": f"{config.probe.boaw_codebook_size}/"
@@ -325,7 +300,8 @@ def _analyse(config, stages: Stages, utts, folds, systems: dict[str, list[System
                            {config.corpus.name: threshold}, results / "figure3.png")
 
     # Layer-wise probing (beyond the paper), every seed
-    layerwise = {name: np.mean([system_probes[id(s)].result()[1] for s in systems[name]], axis=0).tolist()
+    layerwise = {name: np.mean([probe_every_layer(stages, s, e, utts, config.probe)
+                                for s, e in zip(systems[name], embeddings[name])], axis=0).tolist()
                  for name in config.analysis.layerwise}
     report.plot_layerwise(layerwise, results / "layerwise.png")
 
