@@ -45,8 +45,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # XLA:CPU's Eigen kernels on the calling thread: the two training threads fill the cores already, and a
     # tiny model's ops split over both cores cost more in hand-offs than they gain. Two SER jobs (5 folds, 60
     # steps) side by side took 42.8 s instead of 47.7 s, one alone 23.0 s instead of 28.3 s (2026-12-07, AMD
-    # kind, idle); results change in the last bits only. launch/study.py adds these to XLA_FLAGS (the user's
-    # XLA_FLAGS win); "" keeps XLA's defaults.
+    # kind, idle); results move by rounding, then as training diverges. launch/study.py adds these to XLA_FLAGS
+    # (the user's XLA_FLAGS win); "" keeps XLA's defaults.
     c.xla_flags = "--xla_cpu_multi_thread_eigen=false"
 
     c.pretrain = _fit_section(pretrain.get_config(arg))
