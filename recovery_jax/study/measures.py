@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
-from sklearn.model_selection import GridSearchCV
 
 from recovery_jax.analysis import attention_distances_per_utterance, stack_params
 from recovery_jax.data import EMOTIONS, Fold, Utterance, emotion_index
@@ -20,7 +19,7 @@ from recovery_jax.embed import (BoawConfig, boaw_fold_features, embeddings_for, 
 from recovery_jax.models import receptive_field
 from recovery_jax.models.conv_cache import CorpusConvFeatures, clip_conv_features
 from recovery_jax.probe import HANDCRAFTED_GRID, LINEAR_GRID, make_search, probe_layers, probe_loso, uar, war
-from recovery_jax.probe.svm import Grid
+from recovery_jax.probe.svm import Grid, SvmGridSearch
 from recovery_jax.progress import Progress
 from recovery_jax.study.stages import Stages, key_digest, safe_name
 from recovery_jax.study.systems import System
@@ -104,7 +103,7 @@ def _probe_stage(stages: Stages, name: str, key: Any, run, kind: str = "probe") 
                       kind, 1.0)
 
 
-def _search(probe_cfg, grid: Grid = LINEAR_GRID) -> Callable[[], GridSearchCV]:
+def _search(probe_cfg, grid: Grid = LINEAR_GRID) -> Callable[[], SvmGridSearch]:
     """The probes' SVM grid search; `probe.n_jobs` runs its cross-validation fits in parallel (same results)."""
     return lambda: make_search(grid, cv_folds=probe_cfg.cv_folds, n_jobs=probe_cfg.get("n_jobs"))
 
