@@ -28,7 +28,7 @@ HANDCRAFTED_GRID: Grid = [
 
 
 def make_search(grid: Grid = LINEAR_GRID, *, cv_folds: int = 5, seed: int = 0,
-                n_jobs: int | None = None) -> "SvmGridSearch":
+                n_jobs: int | None = None) -> SvmGridSearch:
     """StandardScaler + SVC, hyper-parameters by cross-validated UAR, refit on all the data it is given.
 
     The scaler is fitted inside each CV split and in the final refit, on their own training part only.
@@ -53,7 +53,7 @@ class SvmGridSearch(BaseEstimator, ClassifierMixin):
     def __init__(self, grid: Grid = LINEAR_GRID, *, cv_folds: int = 5, seed: int = 0, n_jobs: int | None = None):
         self.grid, self.cv_folds, self.seed, self.n_jobs = grid, cv_folds, seed, n_jobs
 
-    def fit(self, x, y) -> "SvmGridSearch":
+    def fit(self, x, y) -> SvmGridSearch:
         x, y = np.asarray(x), np.asarray(y)
         candidates = list(ParameterGrid(self.grid))
         for key in {k for c in candidates for k in c}:
