@@ -16,7 +16,8 @@ import orbax.checkpoint as ocp
 # read it back (futures/synchronization.py). Two saves in flight at once in one process, as the study's
 # training threads make them, take each other's id: one waits 300 s for a signal sent under the other's id
 # and fails, or finds its temporary folder already made (CI, 2026-12-07). So each save is synchronous and
-# holds this lock until it is on disk: the state is already a host copy, and writing it costs less than a step.
+# holds this lock until it is on disk: the state is already a host copy, and writing the study's 16 MB states
+# blocks 0.09-0.15 s, against 0.03-0.13 s async (measured), less than one training step.
 _ONE_SAVE_AT_A_TIME = threading.Lock()
 
 

@@ -84,7 +84,7 @@ class Layout:
     def to_host(self, device_tree: Any) -> Any:
         """Device leaves (local devices, runs per device, ...) -> numpy (R, ...), every run on every process.
 
-        A copy, not a view: the next step donates these buffers while orbax may still be writing them.
+        A copy, not a view: the host tree outlives these buffers, which the next step donates.
         """
         if self.data_parallel:
             return jax.tree.map(lambda x: np.array(x.addressable_data(0)).reshape(x.shape[1:]), device_tree)
