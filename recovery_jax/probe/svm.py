@@ -81,14 +81,14 @@ def _split_scores(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndar
     scaler = StandardScaler().fit(x[train])
     # SVC hands libsvm float64 rows, and libsvm's linear kernel is their float64 dot product
     fit_x, test_x = (scaler.transform(x[part]).astype(np.float64) for part in (train, test))
-    gram = None
+    svcs = [{key.removeprefix("svc__"): value for key, value in params.items()} for params in candidates]
+    linear = [svc.get("kernel", "rbf") == "linear" for svc in svcs]
+    if any(linear):
+        fit_gram, test_gram = fit_x @ fit_x.T, test_x @ fit_x.T
     scores = []
-    for params in candidates:
-        svc = {key.removeprefix("svc__"): value for key, value in params.items()}
-        if svc.get("kernel", "rbf") == "linear":
-            if gram is None:
-                gram = fit_x @ fit_x.T, test_x @ fit_x.T
-            predicted = SVC(**{**svc, "kernel": "precomputed"}).fit(gram[0], y[train]).predict(gram[1])
+    for svc, is_linear in zip(svcs, linear):
+        if is_linear:
+            predicted = SVC(**{**svc, "kernel": "precomputed"}).fit(fit_gram, y[train]).predict(test_gram)
         else:
             predicted = SVC(**svc).fit(fit_x, y[train]).predict(test_x)
         scores.append(balanced_accuracy_score(y[test], predicted))

@@ -212,7 +212,6 @@ def fit_many(task: Task, model_config: Wav2Vec2Config, params: Sequence[Any], da
             _raise_if_nonfinite(state, layout, names, mgr, workdir)
             checkpoint.save(mgr, step, _state_to_host(state, layout), force=last)
     progress.close()
-    mgr.wait_until_finished()
     mgr.close()
     return [merge_params(shared, p) for p in unstack(layout.to_host(state.params), runs)]
 
