@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from recovery_jax import compile_cache
 from recovery_jax.data.cache import user_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +35,9 @@ def test_quick_training_writes_only_workdir_and_cache(tmp_path):
     home.mkdir()
     before = _files(checkout)
     # No bytecode: Python's own __pycache__ is not the toolkit writing into the checkout.
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
+    # without the suite's shared compilation cache: a user's default run writes its own under the workdir
+    env = {**{k: v for k, v in os.environ.items() if k != compile_cache.CACHE_DIR_VARIABLE}, "HOME": str(home),
+           "XDG_CACHE_HOME": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
     subprocess.run([sys.executable, "-m", "launch.train", "--config", "configs/ser.py:quick", "--workdir", str(work)],
                    cwd=checkout, env=env, check=True, capture_output=True, text=True)
     assert _files(checkout) == before
@@ -42,3 +45,22 @@ def test_quick_training_writes_only_workdir_and_cache(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "checkout", "home", "work"]
     assert (cache / "recovery-jax" / "embedded_quick" / "emotion" / "corpus.json").is_file()
     assert (work / "results.json").is_file()
+    assert any((work / "jax_cache").iterdir())  # its compiled programs, for a resumed run
+
+
+def test_compilation_cache_variable_wins_over_the_workdirs_cache(tmp_path):
+    """One cache for every launch when JAX_COMPILATION_CACHE_DIR is set (the suite sets it for its launches)."""
+    program = ("import sys, jax, jax.numpy as jnp; from recovery_jax import compile_cache; "
+               "print(compile_cache.enable(sys.argv[1])); "
+               "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0); "
+               "jax.jit(lambda x: (x @ x.T).sum())(jnp.ones((64, 64))).block_until_ready()")
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    env = {**os.environ, compile_cache.CACHE_DIR_VARIABLE: str(shared), "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", program, str(own)], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == [str(shared)]
+    assert any(shared.iterdir()) and not own.exists()
+    del env[compile_cache.CACHE_DIR_VARIABLE]
+    out = subprocess.run([sys.executable, "-c", program, str(own)], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == [str(own)] and any(own.iterdir())
