@@ -9,9 +9,6 @@ import jax
 # JAX's own variable: a user (or the test suite, for the launches it starts) who sets it gets one cache shared
 # by every run, instead of one per workdir that each new workdir fills again.
 CACHE_DIR_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
-# A size limit turns on JAX's file lock around each cache read and write (without one, a process can read an
-# entry another is still writing); 8 GiB is far above what a study writes (~100 MB), so nothing is evicted.
-MAX_BYTES = 8 << 30
 
 
 def enable(cache_dir: str | os.PathLike) -> str:
@@ -20,7 +17,6 @@ def enable(cache_dir: str | os.PathLike) -> str:
     cache_dir = os.environ.get(CACHE_DIR_VARIABLE) or os.fspath(cache_dir)
     os.makedirs(cache_dir, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", cache_dir)
-    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return cache_dir
