@@ -14,12 +14,12 @@ from recovery_jax import compile_cache  # noqa: E402  (after XLA_FLAGS)
 
 # Default corpus roots live in the user cache (recovery_jax.data.cache.user_cache_dir): tests, and the launchers
 # they start, use the checkout's own instead of the user's home.
-os.environ["XDG_CACHE_HOME"] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".test_cache")
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["XDG_CACHE_HOME"] = os.path.join(CHECKOUT, ".test_cache")
 
 # Many tests compile the same train step; share executables across tests, runs and the launches tests start
 # (they read the variable, so a quick study in a fresh workdir reuses what the other tests compiled).
-os.environ[compile_cache.CACHE_DIR_VARIABLE] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                            ".jax_cache")
+os.environ[compile_cache.CACHE_DIR_VARIABLE] = os.path.join(CHECKOUT, ".jax_cache")
 compile_cache.enable(os.environ[compile_cache.CACHE_DIR_VARIABLE])
 
 
