@@ -131,7 +131,8 @@ def check_results(results: Path, seeds: int, asr_seeds: int) -> None:
     curves = next(iter(figure3.values()))["curves"]
     assert len(curves) == 4 and all(abs(sum(c["percent"]) - 100) < 1e-6 for c in curves.values())
     figure4 = (results / "figure4.csv").read_text().splitlines()
-    assert len(figure4) == 1 + 7 * 6 * 6  # header + 7 panels (6 + the noise floor) x layers x heads of the tiny model
+    model = _config().model  # header + 7 panels (6 + the noise floor) x layers x heads
+    assert len(figure4) == 1 + 7 * model.num_hidden_layers * model.num_attention_heads
     report = (results / "report.md").read_text()
     assert "Table I" in report and "paper UAR" in report and "## Stage times" in report
     assert "fine-tuning seeds from one pretraining draw" in report  # the quick config's one PT
