@@ -95,17 +95,32 @@ def _random_plus_plus(frames: np.ndarray, size: int, rng: np.random.Generator) -
     if len(frames) < size:
         raise ValueError(f"{len(frames)} training frames, fewer than a codebook of {size}")
     # squared distances as |f|^2 - 2 f.w + |w|^2: one matrix-vector product per word instead of a frames-sized
-    # temporary (one fold's codebooks 7.2 s -> 4.5 s on the study's LLDs); clipped at 0 against rounding
+    # temporary (one fold's codebooks 7.2 s -> 4.5 s on the study's LLDs); clipped at 0 against rounding. The
+    # loop reuses one buffer and draws as rng.choice(p=...) does without its checks of p: the same words, 5x
+    # faster (300k frames, 200 words: 4.8 s -> 1.0 s), the frames-sized temporaries and checks having dominated.
     sq_frames = (frames ** 2).sum(axis=1)
     words = [frames[rng.integers(len(frames))]]
     nearest = np.maximum(sq_frames - 2 * frames @ words[0] + words[0] @ words[0], 0.0)
+    distance = np.empty_like(nearest)
     for _ in range(size - 1):
         total = nearest.sum()
         # every frame coincides with a word already chosen (duplicates): draw uniformly
-        word = frames[rng.choice(len(frames), p=nearest / total) if total > 0 else rng.integers(len(frames))]
+        word = frames[_draw(nearest / total, rng) if total > 0 else rng.integers(len(frames))]
         words.append(word)
-        np.minimum(nearest, np.maximum(sq_frames - 2 * frames @ word + word @ word, 0.0), out=nearest)
+        np.matmul(frames, word, out=distance)
+        distance *= -2  # then + |f|^2 + |w|^2: the sum above, rounded the same way
+        distance += sq_frames
+        distance += word @ word
+        np.maximum(distance, 0.0, out=distance)
+        np.minimum(nearest, distance, out=nearest)
     return np.stack(words)
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    """`rng.choice(len(p), p=p)` by numpy's own inverse-CDF arithmetic (in float64), without its checks of p."""
+    cdf = p.astype(np.float64).cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def _counts(frames: np.ndarray, codebook: np.ndarray, owner: np.ndarray, num_utts: int,
