@@ -65,3 +65,24 @@ def test_each_fold_learns_its_codebook_from_training_sessions_only(monkeypatch):
     for session, utts in zip((1, 2, 3), fitted_on):
         expected = [llds[i] for i in np.flatnonzero(sessions != session)]
         assert len(utts) == len(expected) and all(a is b for a, b in zip(utts, expected))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_random_plus_plus_draws_exactly_the_words_of_rng_choice(dtype):
+    """The fast loop (one reused buffer, numpy's draw without its checks) against the plain one it replaced."""
+    frames = np.random.default_rng(3).normal(size=(30000, 20)).astype(dtype)
+    frames[:10000] = frames[0]  # duplicates: zero-probability frames
+    sq_frames = (frames ** 2).sum(axis=1)
+
+    def plain(rng):
+        words = [frames[rng.integers(len(frames))]]
+        nearest = np.maximum(sq_frames - 2 * frames @ words[0] + words[0] @ words[0], 0.0)
+        for _ in range(39):
+            words.append(frames[rng.choice(len(frames), p=nearest / nearest.sum())])
+            nearest = np.minimum(nearest, np.maximum(sq_frames - 2 * frames @ words[-1] + words[-1] @ words[-1], 0))
+        return np.stack(words)
+
+    for seed in range(3):
+        got = boaw_module._random_plus_plus(frames, 40, np.random.default_rng(seed))
+        assert got.dtype == dtype and len(np.unique(got, axis=0)) == 40
+        np.testing.assert_array_equal(got, plain(np.random.default_rng(seed)))
