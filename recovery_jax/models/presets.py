@@ -13,7 +13,11 @@ TINY = dict(hidden_size=96, num_hidden_layers=6, num_attention_heads=6, intermed
             num_codevectors_per_group=64, num_codevector_groups=2, codevector_dim=64,
             proj_codevector_dim=64, num_negatives=20)
 
-PRESETS = {"tiny": TINY, "base": {}}
+# The quick (test) configs' tiny model: the layers unroll into every compiled step, so 2 instead of 6 cut a cold
+# quick study from 147 s to 105 s.
+TINY_QUICK = {**TINY, "num_hidden_layers": 2}
+
+PRESETS = {"tiny": TINY, "tiny_quick": TINY_QUICK, "base": {}}
 
 
 def preset(name: str, **overrides) -> Wav2Vec2Config:
